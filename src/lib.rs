@@ -1,0 +1,1 @@
+//! Sans-IO core of `gphotos-upload`: state machines for Google Photos uploads.

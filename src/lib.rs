@@ -1,1 +1,7 @@
 //! Sans-IO core of `gphotos-upload`: state machines for Google Photos uploads.
+
+mod endpoint;
+mod secret;
+
+pub use endpoint::{Endpoint, EndpointError, GOOGLE_API_ROOT, is_loopback};
+pub use secret::{AccessToken, ClientSecret, RefreshToken, SessionUrl, UploadToken};

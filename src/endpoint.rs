@@ -49,6 +49,9 @@ impl std::error::Error for EndpointError {}
 
 impl Endpoint {
     /// Google's API root, [`GOOGLE_API_ROOT`].
+    ///
+    /// # Panics
+    /// Never: the constant is a valid https URL.
     pub fn google() -> Self {
         Self::parse(GOOGLE_API_ROOT).expect("the constant is a valid https URL")
     }
@@ -102,6 +105,9 @@ impl Endpoint {
     }
 
     /// The root itself.
+    ///
+    /// # Panics
+    /// Never: its parts were validated by [`Endpoint::parse`].
     pub fn root(&self) -> Uri {
         Uri::builder()
             .scheme(self.scheme.clone())

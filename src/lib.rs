@@ -2,6 +2,8 @@
 
 mod endpoint;
 mod secret;
+mod transmit;
 
 pub use endpoint::{Endpoint, EndpointError, GOOGLE_API_ROOT, is_loopback};
 pub use secret::{AccessToken, ClientSecret, RefreshToken, SessionUrl, UploadToken};
+pub use transmit::{Payload, RequestId, Transmit};

@@ -87,6 +87,17 @@ impl Transmit {
     }
 }
 
+impl PartialEq for Transmit {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+            && self.bearer == other.bearer
+            && self.request.method() == other.request.method()
+            && self.request.uri() == other.request.uri()
+            && self.request.headers() == other.request.headers()
+            && self.request.body() == other.request.body()
+    }
+}
+
 impl fmt::Debug for Transmit {
     // The URL may be a session URL (a capability), so only the method and path kind are shown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -565,8 +565,9 @@ impl Upload {
                 _ => unexpected(self, "finalize answered without a final status and token"),
             };
         }
-        if !matches!(reported, None | Some(Status::Active)) {
-            return unexpected(self, "session no longer active");
+        // An acknowledgement must say `active`: a bare 200 (from a proxy, say) proves nothing.
+        if reported != Some(Status::Active) {
+            return unexpected(self, "chunk reply without an active status");
         }
         match protocol::number(headers, &protocol::SIZE_RECEIVED) {
             Ok(Some(size)) if size != offset + len => return self.on_reported_size(size),

@@ -335,6 +335,21 @@ impl Harness {
         }
     }
 
+    /// A harness in the same position, driving `upload` (a restored snapshot) against a copy of the
+    /// server.
+    pub fn fork(&self, upload: Upload) -> Self {
+        Self {
+            upload,
+            server: self.server.clone(),
+            now: self.now,
+            sent: Vec::new(),
+            waits: Vec::new(),
+            told: self.told.clone(),
+            must_resync: self.must_resync.clone(),
+            max_wait: self.max_wait,
+        }
+    }
+
     /// Runs to the end, or panics after `max_steps` (invariant 8: never a loop).
     pub fn run(&mut self, max_steps: usize) -> End {
         for _ in 0..max_steps {

@@ -76,12 +76,15 @@
 //! # Modules
 //!
 //! - [`upload`]: one file's resumable upload session, and the wire format of the protocol;
+//! - [`oauth`]: scopes, `client_secret.json`, `token.json` (google-auth's format), the token refresh
+//!   and the installed-app consent flow with PKCE;
 //! - [`retry`]: the retry policy (classification, backoff with full jitter, `Retry-After`);
 //! - [`Endpoint`]: the API root and the origin policy for the bearer token;
 //! - secret types ([`AccessToken`], [`UploadToken`], ...) whose `Debug` never shows the value.
 
 mod endpoint;
 mod error;
+pub mod oauth;
 pub mod retry;
 mod secret;
 mod transmit;

@@ -466,3 +466,38 @@ fn server_text_loses_anything_that_looks_like_a_token() {
         }
     );
 }
+
+#[test]
+fn a_null_error_key_does_not_spoil_a_success() {
+    let file = TokenExchange::refresh(&saved())
+        .unwrap()
+        .handle_response(
+            now(),
+            &reply(200, r#"{"access_token": "a", "error": null}"#),
+        )
+        .unwrap();
+    assert_eq!(file.token.unwrap().expose(), "a");
+}
+
+#[test]
+fn huge_error_descriptions_are_cut_short() {
+    let long = "word ".repeat(100_000);
+    let error = TokenExchange::refresh(&saved())
+        .unwrap()
+        .handle_response(
+            now(),
+            &reply(
+                400,
+                &format!(r#"{{"error": "invalid_request", "error_description": "{long}"}}"#),
+            ),
+        )
+        .unwrap_err();
+    let TokenEndpointError::Rejected {
+        description: Some(description),
+        ..
+    } = error
+    else {
+        panic!("{error:?}")
+    };
+    assert_eq!(description.chars().count(), 300);
+}

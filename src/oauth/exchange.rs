@@ -372,7 +372,7 @@ impl TokenExchange {
             _ => None,
         };
         if let Some(object) = &object {
-            if object.contains_key("error") {
+            if object.get("error").is_some_and(|error| !error.is_null()) {
                 return Err(self.oauth_error(code, object));
             }
         }
@@ -462,7 +462,12 @@ impl TokenExchange {
     /// long enough to be a token (32 characters or more) replaced too, control characters dropped,
     /// at most 300 characters.
     fn scrub(&self, text: &str) -> String {
-        let mut text: String = text.chars().filter(|c| !c.is_control()).collect();
+        // Bounded first, so that a huge reply costs little; only the first 300 characters remain.
+        let mut text: String = text
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(4096)
+            .collect();
         for secret in self.secrets.iter().filter(|s| !s.is_empty()) {
             text = text.replace(secret.as_str(), "<redacted>");
         }

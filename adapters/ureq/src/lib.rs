@@ -1,0 +1,70 @@
+//! Blocking uploads to Google Photos on [ureq] 3, driven by the sans-IO core [`gphotos_upload`].
+//!
+//! The core's machines make every decision (chunk boundaries, offsets, finalize, retries, backoff,
+//! resume after a fault); this crate performs the requests they ask for, streams chunk bytes
+//! straight from the file (one buffer of [`DEFAULT_IO_BUFFER`] bytes, whatever the file size), and
+//! sleeps when they say wait.
+//!
+//! # A script in five lines
+//!
+//! ```no_run
+//! use gphotos_upload_ureq::{Client, Credentials, Endpoint};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let endpoint = Endpoint::parse("https://photoslibrary.googleapis.com/v1/")?;
+//! let client = Client::new(endpoint, Credentials::bearer(std::env::var("GPHOTOS_ACCESS_TOKEN")?))?;
+//! let token = client.upload_file("photo.jpg")?; // resumable, survives dropped connections
+//! # let _ = token;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Progress and crash journals
+//!
+//! [`Client::new_upload`] hands out the upload machine; [`Client::upload_with`] drives it and tells
+//! an [`Observer`] after every step. The machine serializes with serde, so a journal that saves it
+//! at each step lets a killed process resume with the same session:
+//!
+//! ```no_run
+//! # use gphotos_upload_ureq::{Client, Credentials, Endpoint, media_file};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let client = Client::new(Endpoint::google(), Credentials::bearer("t"))?;
+//! let mut upload = client.new_upload(media_file("video.mp4")?)?;
+//! let mut journal = |u: &gphotos_upload::Upload| {
+//!     let progress = u.progress();
+//!     eprintln!("{} of {} bytes", progress.confirmed, progress.total);
+//!     // std::fs::write("video.mp4.journal", serde_json::to_vec(u).unwrap()) ...
+//! };
+//! let token = client.upload_file_resuming(&mut upload, "video.mp4", &mut journal)?;
+//! # let _ = token;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Security
+//! The bearer token goes only where the core's origin policy allows ([`Endpoint::may_carry_token`]);
+//! redirects are never followed. Errors never quote tokens or session URLs. ureq itself logs full
+//! request URLs (session URLs included) at the `log` crate's `trace` level only: keep `ureq` below
+//! `trace` in production logging.
+//!
+//! [ureq]: https://docs.rs/ureq/3
+
+mod client;
+mod config;
+mod credentials;
+mod drive;
+mod error;
+pub mod mime;
+mod observer;
+mod transport;
+
+pub use client::{Client, ClientBuilder, media_file};
+pub use config::{DEFAULT_IO_BUFFER, DEFAULT_MAX_REPLY_BYTES, Timeouts};
+pub use credentials::{Credentials, TokenProvider};
+pub use error::Error;
+pub use observer::{Observer, Quiet};
+
+pub use gphotos_upload::{
+    AccessToken, Endpoint, GOOGLE_API_ROOT, MediaFile, Progress, RetryPolicy, Upload, UploadConfig,
+    UploadToken,
+};

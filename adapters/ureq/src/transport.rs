@@ -1,0 +1,209 @@
+//! Performs one request a machine emitted, and nothing more: no decisions, no retries.
+
+use std::fmt;
+use std::io::{self, Read, Seek, SeekFrom};
+
+use gphotos_upload::Payload;
+use http::{Request, Response};
+use ureq::{Agent, SendBody};
+
+use crate::config::Timeouts;
+
+/// A source an upload streams its chunks from.
+pub(crate) trait ReadSeek: Read + Seek {}
+
+impl<T: Read + Seek + ?Sized> ReadSeek for T {}
+
+/// Why a request produced no reply.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The network or the server's HTTP failed: refused, reset, timed out, garbled or oversized.
+    /// The text is safe to show (it never holds a URL).
+    Network(String),
+    /// Reading the upload's source failed; the request was abandoned.
+    Source(io::Error),
+    /// A request asked for source bytes but none was given (a bug in the caller).
+    NoSource,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Network(what) => f.write_str(what),
+            Self::Source(error) => write!(f, "reading the source failed: {error}"),
+            Self::NoSource => f.write_str("the request needs source bytes but no source was given"),
+        }
+    }
+}
+
+/// A ureq agent set up for the API: statuses are replies rather than errors, redirects are not
+/// followed (a redirect could carry the bearer token elsewhere), and reply bodies are bounded.
+#[derive(Debug, Clone)]
+pub(crate) struct Transport {
+    agent: Agent,
+    max_reply_bytes: u64,
+}
+
+/// How a transport is built.
+pub(crate) struct TransportConfig<'a> {
+    pub timeouts: Timeouts,
+    pub max_reply_bytes: u64,
+    pub io_buffer: usize,
+    pub user_agent: &'a str,
+    pub max_idle_per_host: usize,
+}
+
+impl Transport {
+    pub(crate) fn new(config: &TransportConfig<'_>) -> Self {
+        let timeouts = config.timeouts;
+        let agent = Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(config.user_agent)
+            .timeout_connect(timeouts.connect)
+            .timeout_per_write(timeouts.send_stall)
+            .timeout_send_body(timeouts.send_body)
+            .timeout_recv_response(timeouts.recv_response)
+            .timeout_recv_body(timeouts.recv_body)
+            .output_buffer_size(config.io_buffer)
+            .max_idle_connections_per_host(config.max_idle_per_host)
+            .max_idle_connections(config.max_idle_per_host.max(10))
+            .build()
+            .new_agent();
+        Self {
+            agent,
+            max_reply_bytes: config.max_reply_bytes,
+        }
+    }
+
+    /// Sends `request`, streaming a [`Payload::Range`] from `source`, and reads the reply.
+    ///
+    /// `on_sent` hears how many source bytes went out, read by read, for progress displays.
+    pub(crate) fn perform(
+        &self,
+        request: Request<Payload>,
+        source: Option<&mut dyn ReadSeek>,
+        on_sent: &mut dyn FnMut(u64),
+    ) -> Result<Response<Vec<u8>>, Failure> {
+        let (parts, payload) = request.into_parts();
+        // The core set `Content-Length` from the payload, so ureq sends exactly that many bytes
+        // and never falls back to chunked encoding.
+        let outcome = match payload {
+            Payload::Empty => self.agent.run(Request::from_parts(
+                parts,
+                SendBody::from_reader(&mut io::empty()),
+            )),
+            Payload::Bytes(bytes) => self.agent.run(Request::from_parts(parts, bytes)),
+            Payload::Range { offset, len } => {
+                let source = source.ok_or(Failure::NoSource)?;
+                source
+                    .seek(SeekFrom::Start(offset))
+                    .map_err(Failure::Source)?;
+                let mut range = RangeReader {
+                    source,
+                    remaining: len,
+                    failed: None,
+                    on_sent,
+                };
+                let outcome = self.agent.run(Request::from_parts(
+                    parts,
+                    SendBody::from_reader(&mut range),
+                ));
+                if let Some(error) = range.failed.take() {
+                    return Err(Failure::Source(error));
+                }
+                outcome
+            }
+        };
+        let response = outcome.map_err(|e| Failure::Network(describe(&e)))?;
+        let (parts, body) = response.into_parts();
+        let body = body
+            .into_with_config()
+            .limit(self.max_reply_bytes)
+            .read_to_vec()
+            .map_err(|e| Failure::Network(format!("reading the reply failed: {}", describe(&e))))?;
+        Ok(Response::from_parts(parts, body))
+    }
+}
+
+/// `remaining` bytes of the source from where it stands, read straight into ureq's send buffer.
+///
+/// A source that ends early must not leave ureq waiting for bytes that never come (with an explicit
+/// `Content-Length` it would wait forever), so an early end is an error, remembered so that it is
+/// reported as the source's fault rather than the network's.
+struct RangeReader<'a> {
+    source: &'a mut dyn ReadSeek,
+    remaining: u64,
+    failed: Option<io::Error>,
+    on_sent: &'a mut dyn FnMut(u64),
+}
+
+impl Read for RangeReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.remaining == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = usize::try_from(self.remaining).map_or(buf.len(), |r| r.min(buf.len()));
+        let read = loop {
+            match self.source.read(&mut buf[..want]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => break other,
+            }
+        };
+        match read {
+            Ok(0) => {
+                let error = io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "the source ended {} bytes early (was it truncated?)",
+                        self.remaining
+                    ),
+                );
+                let kind = error.kind();
+                self.failed = Some(error);
+                Err(io::Error::new(kind, "source failed"))
+            }
+            Ok(n) => {
+                self.remaining -= n as u64;
+                (self.on_sent)(n as u64);
+                Ok(n)
+            }
+            Err(error) => {
+                let kind = error.kind();
+                self.failed = Some(error);
+                Err(io::Error::new(kind, "source failed"))
+            }
+        }
+    }
+}
+
+/// A description of a ureq error that never repeats a URL (a session URL is a capability) or a
+/// header value.
+fn describe(error: &ureq::Error) -> String {
+    use ureq::Error as E;
+    match error {
+        E::Io(e) => format!("connection failed: {e}"),
+        E::Timeout(which) => format!("timed out ({which})"),
+        E::HostNotFound => "host not found (DNS lookup failed)".into(),
+        E::ConnectionFailed => "could not connect".into(),
+        E::BodyExceedsLimit(limit) => {
+            format!("the reply body is larger than {limit} bytes, more than any API reply needs")
+        }
+        E::Protocol(e) => {
+            let text = e.to_string();
+            // Only the kind of fault: some variants quote what the server sent.
+            let kind = text.split(':').next().unwrap_or("malformed");
+            format!("malformed HTTP exchange ({kind})")
+        }
+        E::LargeResponseHeader(..) => "the reply headers are too large".into(),
+        E::BadUri(_) => "the request URL is not valid".into(),
+        E::Tls(what) => format!("TLS failed: {what}"),
+        E::Rustls(e) => format!("TLS failed: {e}"),
+        E::Pem(_) => "TLS certificate data is not valid PEM".into(),
+        E::TooManyRedirects | E::RedirectFailed => "the server answered with a redirect".into(),
+        E::RequireHttpsOnly(_) | E::TlsRequired => "the request needs https".into(),
+        E::Http(e) => format!("the request could not be built: {e}"),
+        E::StatusCode(status) => format!("HTTP {status}"),
+        _ => "the HTTP client failed".into(),
+    }
+}

@@ -244,7 +244,7 @@ impl Fake {
                     return Reply::status(400, &[], b"bad offset");
                 }
                 let finalize = command.ends_with("finalize");
-                if !finalize && seen.body.len() as u64 % self.granularity != 0 {
+                if !finalize && !(seen.body.len() as u64).is_multiple_of(self.granularity) {
                     return Reply::status(400, &[], b"not a multiple of the granularity");
                 }
                 session.data.extend_from_slice(&seen.body);

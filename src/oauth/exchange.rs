@@ -371,10 +371,10 @@ impl TokenExchange {
             Some(Value::Object(object)) => Some(object),
             _ => None,
         };
-        if let Some(object) = &object {
-            if object.get("error").is_some_and(|error| !error.is_null()) {
-                return Err(self.oauth_error(code, object));
-            }
+        if let Some(object) = &object
+            && object.get("error").is_some_and(|error| !error.is_null())
+        {
+            return Err(self.oauth_error(code, object));
         }
         if !status.is_success() {
             return Err(TokenEndpointError::Status { status: code });
@@ -421,10 +421,10 @@ impl TokenExchange {
                 return Err(TokenEndpointError::NoRefreshToken);
             }
         }
-        if self.kind == ExchangeKind::AuthorizationCode {
-            if let Some(granted) = granted.filter(|g| !g.is_empty()) {
-                file.scopes = Some(granted);
-            }
+        if self.kind == ExchangeKind::AuthorizationCode
+            && let Some(granted) = granted.filter(|g| !g.is_empty())
+        {
+            file.scopes = Some(granted);
         }
         Ok(file)
     }

@@ -33,6 +33,13 @@ pub enum Error {
         /// What went wrong and what to do.
         reason: String,
     },
+    /// A `token.json` could not be read, parsed or written.
+    TokenFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong and what to do.
+        reason: String,
+    },
     /// The adapter was configured or driven wrongly.
     Misuse {
         /// What is wrong.
@@ -83,6 +90,9 @@ impl fmt::Display for Error {
                 path.display()
             ),
             Self::Credentials { reason } => write!(f, "no usable access token: {reason}"),
+            Self::TokenFile { path, reason } => {
+                write!(f, "token file {}: {reason}", path.display())
+            }
             Self::Misuse { reason } => write!(f, "gphotos-upload-ureq was used wrongly: {reason}"),
         }
     }

@@ -55,6 +55,7 @@ mod credentials;
 mod drive;
 mod error;
 pub mod mime;
+pub mod oauth;
 mod observer;
 mod transport;
 

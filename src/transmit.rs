@@ -77,11 +77,11 @@ pub struct Transmit {
 impl Transmit {
     /// Adds `Authorization: Bearer <token>` when the origin policy allows it, and returns the request.
     pub fn authorize(mut self, token: Option<&AccessToken>) -> http::Request<Payload> {
-        if let (true, Some(token)) = (self.bearer, token) {
-            if let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {}", token.expose())) {
-                value.set_sensitive(true);
-                self.request.headers_mut().insert(AUTHORIZATION, value);
-            }
+        if let (true, Some(token)) = (self.bearer, token)
+            && let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+        {
+            value.set_sensitive(true);
+            self.request.headers_mut().insert(AUTHORIZATION, value);
         }
         self.request
     }

@@ -90,10 +90,10 @@ pub fn token(body: &[u8]) -> Option<crate::UploadToken> {
 /// The server's explanation in an error body: Google's JSON `error.message`, or the start of a text
 /// body. Error bodies never hold tokens, unlike success bodies.
 pub fn error_message(body: &[u8]) -> String {
-    if let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) {
-        if let Some(message) = json.pointer("/error/message").and_then(|m| m.as_str()) {
-            return shorten(message).to_owned();
-        }
+    if let Ok(json) = serde_json::from_slice::<serde_json::Value>(body)
+        && let Some(message) = json.pointer("/error/message").and_then(|m| m.as_str())
+    {
+        return shorten(message).to_owned();
     }
     let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
     text.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -125,10 +125,10 @@ pub fn start(
         .header(COMMAND, HeaderValue::from_static("start"))
         .header(RAW_SIZE, HeaderValue::from(size))
         .header(CONTENT_TYPE, mime_type.clone());
-    if let Some(name) = file_name.filter(|n| n.is_ascii()) {
-        if let Ok(value) = HeaderValue::from_str(name) {
-            builder = builder.header(FILE_NAME, value);
-        }
+    if let Some(name) = file_name.filter(|n| n.is_ascii())
+        && let Ok(value) = HeaderValue::from_str(name)
+    {
+        builder = builder.header(FILE_NAME, value);
     }
     build(builder, Payload::Empty)
 }

@@ -111,10 +111,10 @@ impl FakeServer {
             }
             Fault::LoseTail(granules) if command(request) == "query" => {
                 let g = self.granularity;
-                if let Some(s) = session.and_then(|i| self.sessions.get_mut(i)) {
-                    if s.state == State::Active {
-                        s.received = (s.received.saturating_sub(granules * g) / g) * g;
-                    }
+                if let Some(s) = session.and_then(|i| self.sessions.get_mut(i))
+                    && s.state == State::Active
+                {
+                    s.received = (s.received.saturating_sub(granules * g) / g) * g;
                 }
             }
             _ => {}
@@ -436,37 +436,37 @@ impl Harness {
         let command = command(request);
         let session = FakeServer::session_of(request.uri());
         let size = self.upload.progress().total;
-        if let Some(index) = session {
-            if command.starts_with("upload") {
-                let Payload::Range { offset, len } = *request.body() else {
-                    panic!("chunk without range")
-                };
-                assert!(
-                    !self.must_resync.get(&index).copied().unwrap_or(false),
-                    "invariant 4: chunk sent blind after a fault"
-                );
+        if let Some(index) = session
+            && command.starts_with("upload")
+        {
+            let Payload::Range { offset, len } = *request.body() else {
+                panic!("chunk without range")
+            };
+            assert!(
+                !self.must_resync.get(&index).copied().unwrap_or(false),
+                "invariant 4: chunk sent blind after a fault"
+            );
+            assert_eq!(
+                Some(&offset),
+                self.told.get(&index),
+                "invariant 1: offset equals the confirmed size"
+            );
+            assert!(offset + len <= size, "invariant 3: bytes beyond the file");
+            assert!(len > 0, "invariant 2: empty chunk");
+            if command == "upload, finalize" {
+                assert_eq!(offset + len, size, "invariant 2: finalize ends at the size");
+            } else {
                 assert_eq!(
-                    Some(&offset),
-                    self.told.get(&index),
-                    "invariant 1: offset equals the confirmed size"
-                );
-                assert!(offset + len <= size, "invariant 3: bytes beyond the file");
-                assert!(len > 0, "invariant 2: empty chunk");
-                if command == "upload, finalize" {
-                    assert_eq!(offset + len, size, "invariant 2: finalize ends at the size");
-                } else {
-                    assert_eq!(
-                        len % self.server.granularity,
-                        0,
-                        "invariant 2: chunk not a multiple of the granularity"
-                    );
-                }
-                assert_ne!(
-                    self.server.sessions[index].state,
-                    State::Final,
-                    "invariant 2: upload after final"
+                    len % self.server.granularity,
+                    0,
+                    "invariant 2: chunk not a multiple of the granularity"
                 );
             }
+            assert_ne!(
+                self.server.sessions[index].state,
+                State::Final,
+                "invariant 2: upload after final"
+            );
         }
         self.sent.push(Sent {
             command,
@@ -504,10 +504,10 @@ impl Harness {
                 self.told.insert(i, size);
                 self.must_resync.insert(i, false);
             }
-        } else if command == "upload" {
-            if let Payload::Range { offset, len } = *request.body() {
-                self.told.insert(i, offset + len);
-            }
+        } else if command == "upload"
+            && let Payload::Range { offset, len } = *request.body()
+        {
+            self.told.insert(i, offset + len);
         }
     }
 }

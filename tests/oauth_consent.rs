@@ -539,3 +539,41 @@ fn a_code_exchange_without_refresh_token_or_with_a_used_code_fails() {
         Err(TokenEndpointError::Rejected { status: 400, .. })
     ));
 }
+
+#[test]
+fn answers_the_browser() {
+    let consent = consent();
+    let state = state_of(&consent);
+    let text =
+        |response: &http::Response<Vec<u8>>| String::from_utf8(response.body().clone()).unwrap();
+
+    let ok = Consent::browser_reply(
+        &consent.parse_redirect(&format!("/?code=4%2FSECRETCODE&state={state}")),
+    );
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(ok.headers()["cache-control"], "no-store");
+    assert_eq!(ok.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(
+        ok.headers()["content-length"].to_str().unwrap(),
+        ok.body().len().to_string()
+    );
+    assert!(text(&ok).contains("close this tab"));
+    assert!(!text(&ok).contains("SECRETCODE"));
+
+    let favicon = Consent::browser_reply(&consent.parse_redirect("/favicon.ico"));
+    assert_eq!(favicon.status(), 404);
+
+    let denied = Consent::browser_reply(
+        &consent.parse_redirect(&format!("/?error=access_denied&state={state}")),
+    );
+    assert_eq!(denied.status(), 400);
+    assert!(text(&denied).contains("declined"));
+
+    let hostile = Consent::browser_reply(&consent.parse_redirect(&format!(
+        "/?error=%3Cscript%3Ealert(1)%3C%2Fscript%3E&state={state}"
+    )));
+    assert_eq!(hostile.status(), 400);
+    assert!(!text(&hostile).contains("<script>"), "{}", text(&hostile));
+    assert!(text(&hostile).contains("&lt;script&gt;"));
+}

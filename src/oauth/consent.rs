@@ -3,6 +3,10 @@
 
 use std::fmt;
 
+use http::StatusCode;
+use http::header::{
+    CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, REFERRER_POLICY,
+};
 use sha2::{Digest, Sha256};
 
 use super::exchange::TokenExchange;
@@ -15,7 +19,8 @@ use super::{OAuthClient, Scope};
 ///
 /// The adapter binds a loopback listener, creates this with the listener's port and fresh random
 /// bytes, opens [`Consent::authorization_url`], feeds each request target the listener receives to
-/// [`Consent::parse_redirect`], and sends [`Consent::exchange`] for the code it yields.
+/// [`Consent::parse_redirect`] (answering the browser with [`Consent::browser_reply`]), and sends
+/// [`Consent::exchange`] for the code it yields.
 #[derive(Clone)]
 pub struct Consent {
     client: OAuthClient,
@@ -240,6 +245,68 @@ impl Consent {
             &self.scopes,
         )
     }
+}
+
+impl Consent {
+    /// The page the loopback listener sends back to the browser for a request it fed to
+    /// [`Consent::parse_redirect`]: 200 with "you can close this tab" for a code, 404 for a request
+    /// that is not the redirect, 400 with the error's message otherwise. The page holds no secret,
+    /// no link and no script, and is sent with `Cache-Control: no-store`,
+    /// `Referrer-Policy: no-referrer` and `Connection: close`.
+    pub fn browser_reply(
+        outcome: &Result<AuthorizationCode, RedirectError>,
+    ) -> http::Response<Vec<u8>> {
+        let (status, title, message) = match outcome {
+            Ok(_) => (
+                StatusCode::OK,
+                "Access granted",
+                "gphotos-upload may now upload to your Google Photos library. You can close this \
+                 tab and return to the terminal."
+                    .to_owned(),
+            ),
+            Err(RedirectError::NotTheRedirect) => (
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "This address only receives Google's consent redirect.".to_owned(),
+            ),
+            Err(error) => (StatusCode::BAD_REQUEST, "Login failed", error.to_string()),
+        };
+        let body = format!(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>gphotos-upload: {title}\
+             </title></head><body><h1>{title}</h1><p>{}</p></body></html>\n",
+            html_escape(&message)
+        )
+        .into_bytes();
+        let mut response = http::Response::new(Vec::new());
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        *response.body_mut() = body;
+        response
+    }
+}
+
+/// Text made safe inside an HTML element.
+fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 impl fmt::Debug for Consent {

@@ -84,6 +84,7 @@
 
 mod endpoint;
 mod error;
+pub mod library;
 pub mod oauth;
 pub mod retry;
 mod secret;

@@ -76,6 +76,8 @@
 //! # Modules
 //!
 //! - [`upload`]: one file's resumable upload session, and the wire format of the protocol;
+//! - [`library`]: the Photos Library calls (`batchCreate` with per-item outcomes, `mediaItems.get`,
+//!   albums, the simple upload) on one retry machine that never repeats a creating call blindly;
 //! - [`oauth`]: scopes, `client_secret.json`, `token.json` (google-auth's format), the token refresh
 //!   and the installed-app consent flow with PKCE;
 //! - [`retry`]: the retry policy (classification, backoff with full jitter, `Retry-After`);

@@ -76,10 +76,10 @@ impl LibraryRequest for SimpleUpload {
             )
             .header(protocol::PROTOCOL, HeaderValue::from_static("raw"))
             .header(protocol::CONTENT_TYPE, mime);
-        if let Some(name) = self.file.file_name.as_deref().filter(|n| n.is_ascii()) {
-            if let Ok(value) = HeaderValue::from_str(name) {
-                builder = builder.header(protocol::FILE_NAME, value);
-            }
+        if let Some(name) = self.file.file_name.as_deref().filter(|n| n.is_ascii())
+            && let Ok(value) = HeaderValue::from_str(name)
+        {
+            builder = builder.header(protocol::FILE_NAME, value);
         }
         wire::build(builder, payload)
     }

@@ -272,6 +272,9 @@ impl BatchCreate {
     /// A refused token (an item failure that is not transient, or a whole-call 400 about upload
     /// tokens) then comes back as [`ItemOutcome::Unconfirmed`] with
     /// [`Unconfirmed::TokenSpent`]: the item most likely exists, its id is unknown.
+    ///
+    /// Re-send promptly: a token that has passed its one-day life is refused too, and then the
+    /// refusal no longer tells a spent token from an expired one.
     #[must_use]
     pub fn after_ambiguous(mut self) -> Self {
         self.after_ambiguous = true;

@@ -32,6 +32,31 @@
 //! # let _ = bytes_to_save;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! A consent (the adapter binds the loopback listener, opens the browser and draws the random bytes
+//! from the operating system):
+//!
+//! ```
+//! use gphotos_upload::oauth::{Consent, OAuthClient, Scope};
+//!
+//! let client = OAuthClient::from_json(br#"{"installed": {"client_id": "id.apps.googleusercontent.com",
+//!     "client_secret": "GOCSPX-x", "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+//!     "token_uri": "https://oauth2.googleapis.com/token", "redirect_uris": ["http://localhost"]}}"#)?;
+//! let (state_random, verifier_random) = ([7u8; 32], [9u8; 32]); // from a CSPRNG in real use
+//! let consent = Consent::new(&client, 53682, &[Scope::AppendOnly], state_random, verifier_random)?;
+//! let url = consent.authorization_url(); // open this in the browser
+//! # let state = url.split("state=").nth(1).unwrap().split('&').next().unwrap();
+//!
+//! // The browser comes back to the listener with `GET /?code=...&state=...`:
+//! # let target = format!("/?code=4%2F0Ab&state={state}");
+//! let outcome = consent.parse_redirect(&target);
+//! let page = Consent::browser_reply(&outcome); // send this to the browser
+//! # assert_eq!(page.status(), 200);
+//! let exchange = consent.exchange(&outcome?);
+//! let request = exchange.request(); // POST to token_uri; its reply goes to handle_response
+//! # assert_eq!(request.method(), "POST");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod client_secret;
 mod consent;

@@ -71,7 +71,8 @@ pub(crate) fn upload(
                     transport.perform(request, Some(&mut *source), &mut |n| observer.sent(n));
                 match outcome {
                     Ok(response) => upload.handle_response(Instant::now(), id, &response)?,
-                    Err(Failure::Network(what)) => {
+                    // For an upload either way means "ask the server where it stands".
+                    Err(Failure::Network(what) | Failure::Unsent(what)) => {
                         upload.handle_transport_error(Instant::now(), id, &what)?;
                     }
                     Err(failure @ (Failure::Source(_) | Failure::NoSource)) => {

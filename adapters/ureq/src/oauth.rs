@@ -70,7 +70,8 @@ impl Exchanger {
                         }) => (format!("HTTP {status}"), status == 429, retry_after),
                         Err(error) => return Err(credentials(error.to_string())),
                     },
-                    Err(Failure::Network(what)) => (what, false, None),
+                    // A refresh is safe to repeat: a second one only mints another token.
+                    Err(Failure::Network(what) | Failure::Unsent(what)) => (what, false, None),
                     Err(other) => return Err(Error::misuse(other.to_string())),
                 };
             match backoff.fail(&self.retry, Instant::now(), throttled, asked) {

@@ -17,8 +17,11 @@ impl<T: Read + Seek + ?Sized> ReadSeek for T {}
 /// Why a request produced no reply.
 #[derive(Debug)]
 pub(crate) enum Failure {
-    /// The network or the server's HTTP failed: refused, reset, timed out, garbled or oversized.
-    /// The text is safe to show (it never holds a URL).
+    /// The connection could not be opened (refused, name not resolved, connect timeout): not one
+    /// byte of the request left, so the server surely did not act on it.
+    Unsent(String),
+    /// The network or the server's HTTP failed once the request may have left: reset, timed out,
+    /// garbled or oversized reply. The text is safe to show (it never holds a URL).
     Network(String),
     /// Reading the upload's source failed; the request was abandoned.
     Source(io::Error),
@@ -29,7 +32,7 @@ pub(crate) enum Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Network(what) => f.write_str(what),
+            Self::Unsent(what) | Self::Network(what) => f.write_str(what),
             Self::Source(error) => write!(f, "reading the source failed: {error}"),
             Self::NoSource => f.write_str("the request needs source bytes but no source was given"),
         }
@@ -115,7 +118,13 @@ impl Transport {
                 outcome
             }
         };
-        let response = outcome.map_err(|e| Failure::Network(describe(&e)))?;
+        let response = outcome.map_err(|e| {
+            if never_sent(&e) {
+                Failure::Unsent(describe(&e))
+            } else {
+                Failure::Network(describe(&e))
+            }
+        })?;
         let (parts, body) = response.into_parts();
         let body = body
             .into_with_config()
@@ -177,6 +186,26 @@ impl Read for RangeReader<'_> {
     }
 }
 
+/// Whether `error` happened before any byte of the request was written: while resolving the name
+/// or opening the connection (a pooled connection that turns out dead is not one of these: ureq
+/// writes to it first).
+fn never_sent(error: &ureq::Error) -> bool {
+    use ureq::{Error as E, Timeout};
+    match error {
+        E::HostNotFound | E::ConnectionFailed | E::Timeout(Timeout::Resolve | Timeout::Connect) => {
+            true
+        }
+        E::Io(e) => matches!(
+            e.kind(),
+            io::ErrorKind::ConnectionRefused
+                | io::ErrorKind::AddrNotAvailable
+                | io::ErrorKind::HostUnreachable
+                | io::ErrorKind::NetworkUnreachable
+        ),
+        _ => false,
+    }
+}
+
 /// A description of a ureq error that never repeats a URL (a session URL is a capability) or a
 /// header value.
 fn describe(error: &ureq::Error) -> String {
@@ -205,5 +234,71 @@ fn describe(error: &ureq::Error) -> String {
         E::Http(e) => format!("the request could not be built: {e}"),
         E::StatusCode(status) => format!("HTTP {status}"),
         _ => "the HTTP client failed".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read as _;
+    use std::net::TcpListener;
+
+    use super::*;
+
+    fn transport() -> Transport {
+        Transport::new(&TransportConfig {
+            timeouts: Timeouts::uniform(std::time::Duration::from_secs(5)),
+            max_reply_bytes: 4096,
+            io_buffer: 4096,
+            user_agent: "test",
+            max_idle_per_host: 1,
+        })
+    }
+
+    fn post(url: &str) -> Request<Payload> {
+        Request::post(url)
+            .header("content-length", "0")
+            .body(Payload::Empty)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_refused_connection_is_unsent() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let failure = transport()
+            .perform(
+                post(&format!("http://127.0.0.1:{port}/x")),
+                None,
+                &mut |_| {},
+            )
+            .unwrap_err();
+        assert!(matches!(failure, Failure::Unsent(_)), "{failure:?}");
+    }
+
+    #[test]
+    fn a_connection_closed_after_the_request_is_not_unsent() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/x", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut head = [0; 64];
+            let _ = stream.read(&mut head);
+        });
+        let failure = transport()
+            .perform(post(&url), None, &mut |_| {})
+            .unwrap_err();
+        assert!(matches!(failure, Failure::Network(_)), "{failure:?}");
+    }
+
+    #[test]
+    fn a_range_without_a_source_is_refused_before_sending() {
+        let request = Request::post("http://127.0.0.1:9/x")
+            .body(Payload::Range { offset: 0, len: 5 })
+            .unwrap();
+        let failure = transport().perform(request, None, &mut |_| {}).unwrap_err();
+        assert!(matches!(failure, Failure::NoSource), "{failure:?}");
     }
 }

@@ -200,6 +200,9 @@ fn exchange(shared: &Shared, conn: &mut Conn, head: &Head) -> bool {
     record.body_len = ex.body.received();
     drop(ex);
     record.status = response.as_ref().map(|r| r.status);
+    if matches!(route, Route::Session(_)) {
+        upload::note_bytes_seen(shared, head, record.body_len);
+    }
     // Recorded before the reply goes out, so a client that has its answer sees it in the log.
     if kind != RequestKind::Control {
         shared.state().record(record);

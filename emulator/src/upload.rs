@@ -5,12 +5,12 @@
 use std::io;
 
 use crate::faults::FaultAction;
-use crate::http::BUF_SIZE;
+use crate::http::{BUF_SIZE, Head};
 use crate::oauth::check_bearer;
 use crate::random::secret_hex;
 use crate::response::Response;
 use crate::server::{Exchange, Reply};
-use crate::state::{MAX_RECORDS, Object, Session, SessionStatus, State};
+use crate::state::{MAX_RECORDS, Object, Session, SessionStatus, Shared, State};
 use crate::storage::ObjectWriter;
 
 /// What a session URL request asks for.
@@ -302,6 +302,19 @@ fn stream(
     Ok(Streamed::Complete)
 }
 
+/// Counts body bytes that reached a session URL, whatever became of them (stored, rejected,
+/// discarded by a fault), so introspection shows re-sent bytes.
+pub(crate) fn note_bytes_seen(shared: &Shared, head: &Head, bytes: u64) {
+    if bytes == 0 {
+        return;
+    }
+    if let Some(id) = head.query_param("upload_id")
+        && let Some(session) = shared.state().sessions.get_mut(&id)
+    {
+        session.bytes_seen += bytes;
+    }
+}
+
 /// The session a session URL names, for faults that act on it.
 pub(crate) fn expire_session(ex: &Exchange<'_, '_>) {
     if let Some(id) = ex.head.query_param("upload_id") {
@@ -428,8 +441,7 @@ fn data(ex: &mut Exchange<'_, '_>, id: &str, command: Command) -> Reply {
         _ => (len, None),
     };
     let outcome = stream(&mut writer, ex, keep, len, limit);
-    let seen = ex.body.received();
-    commit(ex, id, command, writer, outcome, seen)
+    commit(ex, id, command, writer, outcome)
 }
 
 /// Checks a data command against the session and takes its writer (marking it busy).
@@ -518,7 +530,6 @@ fn commit(
     command: Command,
     writer: ObjectWriter,
     outcome: Result<Streamed, StreamError>,
-    seen: u64,
 ) -> Reply {
     let mut guard = ex.shared.state();
     let state = &mut *guard;
@@ -527,7 +538,6 @@ fn commit(
         return Reply::Hangup;
     };
     session.busy = false;
-    session.bytes_seen += seen;
     if session.status != SessionStatus::Active {
         // Cancelled or expired while the bytes streamed: they go nowhere.
         writer.discard();

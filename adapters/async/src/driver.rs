@@ -1,0 +1,206 @@
+//! The drivers: loops that ask a machine for its next action, perform it, and feed back the outcome.
+//! Every decision (chunking, retry, resume, finalize) stays in the machine.
+
+use std::io;
+use std::num::NonZeroUsize;
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use gphotos_upload::{AccessToken, Action, Payload, Transmit, Upload, UploadToken};
+
+use crate::in_flight::{InFlight, Machine};
+use crate::{Authorizer, DriveError, Source, Transport};
+
+/// Runs the core's machines over a [`Transport`], with tokens from an [`Authorizer`].
+///
+/// Cheap to share: every method takes `&self`, so one driver serves any number of uploads at once.
+#[derive(Debug, Clone)]
+pub struct Driver<T, A> {
+    transport: T,
+    auth: A,
+}
+
+/// What a request carried, for the refresh that may follow it.
+type SentToken = Option<AccessToken>;
+
+impl<T: Transport, A: Authorizer> Driver<T, A> {
+    /// A driver sending over `transport` with tokens from `auth`.
+    pub fn new(transport: T, auth: A) -> Self {
+        Self { transport, auth }
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// The authorizer.
+    pub fn authorizer(&self) -> &A {
+        &self.auth
+    }
+
+    /// Uploads one file and returns its upload token (for `mediaItems:batchCreate`).
+    ///
+    /// The caller keeps the machine, so nothing is lost when this returns an error or its future is
+    /// dropped, even in the middle of a chunk: the machine then counts the request as interrupted,
+    /// and calling `upload` again (or restoring a serde snapshot of the machine in a new process)
+    /// asks the server how much it holds and carries on from there. A finished machine returns its
+    /// token again without any request.
+    ///
+    /// Memory: one buffer of at most one chunk (`UploadConfig::chunk_size`, rounded to the server's
+    /// granularity), whatever the file size.
+    ///
+    /// # Errors
+    /// [`DriveError`]: the machine's own failure, a source that cannot be read, no usable token.
+    pub async fn upload<S: Source>(
+        &self,
+        upload: &mut Upload,
+        source: S,
+    ) -> Result<UploadToken, DriveError> {
+        self.upload_with_buffer(upload, source, &mut Vec::new())
+            .await
+    }
+
+    /// Uploads many files, at most `concurrency` at a time, and returns one result per file in the
+    /// order given.
+    ///
+    /// `files` is pulled only when a slot frees up, so a lazily opened source (or a `map` that opens
+    /// each file) keeps at most `concurrency` files open. All uploads run inside this one future, so
+    /// any executor works and nothing is spawned; with a transport whose I/O proceeds in the
+    /// background (hyper's connection tasks, or a thread per request) they overlap on the network.
+    /// Memory: `concurrency` chunk buffers, reused from file to file.
+    ///
+    /// Each file's outcome is independent: a failure of one does not stop the others. Dropping the
+    /// future leaves every machine resumable, as with [`Driver::upload`].
+    pub async fn upload_many<'m, I, S>(
+        &self,
+        files: I,
+        concurrency: NonZeroUsize,
+    ) -> Vec<Result<UploadToken, DriveError>>
+    where
+        I: IntoIterator<Item = (&'m mut Upload, S)>,
+        S: Source,
+    {
+        let mut files = files.into_iter().enumerate();
+        let mut results = Vec::new();
+        let mut buffers: Vec<Vec<u8>> = Vec::new();
+        let mut running = FuturesUnordered::new();
+        loop {
+            while running.len() < concurrency.get() {
+                let Some((index, (upload, source))) = files.next() else {
+                    break;
+                };
+                let mut buffer = buffers.pop().unwrap_or_default();
+                running.push(async move {
+                    let result = self.upload_with_buffer(upload, source, &mut buffer).await;
+                    (index, result, buffer)
+                });
+            }
+            let Some((index, result, buffer)) = running.next().await else {
+                break;
+            };
+            buffers.push(buffer);
+            if results.len() <= index {
+                results.resize_with(index + 1, || None);
+            }
+            results[index] = Some(result);
+        }
+        results
+            .into_iter()
+            .map(|result| result.unwrap_or(Err(DriveError::ForeignRequestInFlight)))
+            .collect()
+    }
+
+    async fn upload_with_buffer<S: Source>(
+        &self,
+        upload: &mut Upload,
+        mut source: S,
+        buffer: &mut Vec<u8>,
+    ) -> Result<UploadToken, DriveError> {
+        let mut sent: SentToken = None;
+        loop {
+            match upload.poll_action(Instant::now()) {
+                Action::Send(transmit) => {
+                    sent = self
+                        .exchange(upload, transmit, Some(&mut source), buffer)
+                        .await?;
+                }
+                Action::WaitUntil(deadline) => self.transport.sleep_until(deadline).await,
+                Action::RefreshToken => {
+                    self.auth
+                        .refresh(sent.as_ref())
+                        .await
+                        .map_err(DriveError::Auth)?;
+                    upload.token_refreshed();
+                }
+                Action::AwaitReply => return Err(DriveError::ForeignRequestInFlight),
+                Action::Done(token) => return Ok(token),
+                Action::Failed(error) => return Err(DriveError::Upload(error)),
+            }
+        }
+    }
+
+    /// Performs one request of `machine` and feeds the outcome back; returns the token it carried.
+    async fn exchange<M: Machine, S: Source>(
+        &self,
+        machine: &mut M,
+        transmit: Transmit,
+        source: Option<&mut S>,
+        buffer: &mut Vec<u8>,
+    ) -> Result<SentToken, DriveError> {
+        let token = self.auth.current();
+        let in_flight = InFlight::new(machine, transmit.id);
+        let (parts, payload) = transmit.authorize(token.as_ref()).into_parts();
+        let body: &[u8] = match &payload {
+            Payload::Empty => &[],
+            Payload::Bytes(bytes) => bytes,
+            Payload::Range { offset, len } => {
+                match read_range(source, *offset, *len, buffer).await {
+                    Ok(chunk) => chunk,
+                    Err(error) => {
+                        in_flight.no_reply(&format_args!("could not read the file: {error}"));
+                        return Err(DriveError::Source(error));
+                    }
+                }
+            }
+        };
+        match self
+            .transport
+            .send(http::Request::from_parts(parts, body))
+            .await
+        {
+            Ok(response) => in_flight.reply(&response),
+            Err(error) => in_flight.no_reply(&error),
+        }
+        Ok(token)
+    }
+}
+
+/// Reads `len` bytes at `offset` into `buffer`, growing it only when a chunk is larger than any
+/// before (so it is zeroed once, not per chunk).
+async fn read_range<'b, S: Source>(
+    source: Option<&mut S>,
+    offset: u64,
+    len: u64,
+    buffer: &'b mut Vec<u8>,
+) -> io::Result<&'b [u8]> {
+    let source = source.ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a request asked for file bytes but no file was given",
+        )
+    })?;
+    let len = usize::try_from(len).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the chunk is larger than this platform can address; choose a smaller chunk size",
+        )
+    })?;
+    if buffer.len() < len {
+        buffer.resize(len, 0);
+    }
+    let chunk = &mut buffer[..len];
+    source.read_at(offset, chunk).await?;
+    Ok(chunk)
+}

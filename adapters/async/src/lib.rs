@@ -1,0 +1,71 @@
+//! Async driver for [`gphotos_upload`]: the core's machines on any executor.
+//!
+//! The core decides everything (chunk boundaries, offsets, finalize, retries, backoff, resume);
+//! this crate only performs what it asks. An executor brings two things through the [`Transport`]
+//! trait: sending an `http::Request` whose body is one chunk's bytes (getting back a bounded
+//! `http::Response<Vec<u8>>`), and sleeping until an `Instant`. The [`Driver`] is then a loop of
+//! *poll the machine, perform the action, feed back the outcome*.
+//!
+//! - **Any executor.** Default features pull no runtime: only `futures-util`, `futures-io` and
+//!   `http`. Enable `hyper` for [`HyperTransport`], a ready transport on hyper 1 and tokio.
+//! - **Flat memory.** A [`Source`] hands over one chunk at a time, into a buffer the driver reuses:
+//!   memory is bounded by concurrency times chunk size, never by file size. Sources exist for
+//!   blocking readers ([`BlockingSource`]), `futures-io` readers ([`AsyncSource`]) and, with
+//!   `hyper`, tokio files (`TokioSource`, `TokioFile`).
+//! - **Many files.** [`Driver::upload_many`] runs any number of uploads inside one future with a
+//!   concurrency limit; nothing is spawned.
+//! - **Cancellation safe.** Drivers borrow the machine (`&mut Upload`), so the caller keeps it.
+//!   Dropping a driver future, even mid-chunk, leaves the machine counting that request as
+//!   interrupted; running the driver again (or restoring the machine's serde snapshot in a new
+//!   process) asks the server how much it holds and carries on in the same session.
+//! - **Tokens.** An [`Authorizer`] supplies the bearer token and refreshes it when the machine
+//!   reports a refusal; [`StaticToken`] is the simplest.
+//!
+//! # Send bounds
+//! The trait futures carry no `Send` bound, so single-threaded clients and executors can implement
+//! them. Driver futures are `Send` whenever the concrete transport's are: with [`HyperTransport`]
+//! a driver future can be handed to `tokio::spawn`.
+//!
+//! # Example (tokio, feature `hyper`)
+//! ```no_run
+//! # #[cfg(feature = "hyper")]
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use gphotos_upload::{AccessToken, Endpoint, MediaFile, Upload, UploadConfig};
+//! use gphotos_upload_async::{Driver, HyperTransport, StaticToken, TokioFile};
+//!
+//! let path = "photo.jpg";
+//! let file = MediaFile {
+//!     size: tokio::fs::metadata(path).await?.len(),
+//!     mime_type: "image/jpeg".into(),
+//!     file_name: Some("photo.jpg".into()),
+//! };
+//! let endpoint = Endpoint::parse("http://127.0.0.1:8080/v1/")?; // an emulator; https for Google
+//! let mut upload = Upload::new(endpoint, file, UploadConfig::default())?;
+//! let driver = Driver::new(HyperTransport::new(), StaticToken(AccessToken::new("ya29...")));
+//! let upload_token = driver.upload(&mut upload, TokioFile::new(path)).await?;
+//! // Hand `upload_token` to mediaItems:batchCreate.
+//! # drop(upload_token);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The `examples/` directory has complete programs for tokio (`tokio.rs`) and for a hand-rolled
+//! `block_on` with a transport on `std::net` (`block_on.rs`), both against the emulator.
+
+mod auth;
+mod driver;
+mod error;
+mod in_flight;
+mod source;
+mod transport;
+
+pub use auth::{AuthError, Authorizer, StaticToken};
+pub use driver::Driver;
+pub use error::DriveError;
+pub use source::{AsyncSource, BlockingSource, Source};
+pub use transport::{MAX_RESPONSE_BODY, Transport};
+
+#[cfg(feature = "hyper")]
+mod hyper;
+#[cfg(feature = "hyper")]
+pub use hyper::{DEFAULT_REQUEST_TIMEOUT, HyperError, HyperTransport, TokioFile, TokioSource};

@@ -1,0 +1,112 @@
+//! The end-to-end scenarios on tokio's multi-threaded runtime with the ready hyper transport.
+
+#![cfg(feature = "hyper")]
+
+mod support;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use gphotos_upload::AccessToken;
+use gphotos_upload_async::{Driver, HyperTransport, StaticToken, TokioFile};
+use support::{Observed, Signal, scenarios};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn happy_path() {
+    scenarios::happy_path(HyperTransport::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_unavailable() {
+    scenarios::server_unavailable(HyperTransport::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_with_retry_after() {
+    scenarios::throttled_with_retry_after(HyperTransport::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_connection() {
+    scenarios::dropped_connection(HyperTransport::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_session() {
+    scenarios::expired_session(HyperTransport::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_token_is_refreshed() {
+    scenarios::refused_token_is_refreshed(HyperTransport::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_static_token_resumes_later() {
+    scenarios::refused_static_token_resumes_later(HyperTransport::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daily_quota_stops() {
+    scenarios::daily_quota_stops(HyperTransport::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_files_eight_at_a_time() {
+    scenarios::many_files(HyperTransport::new(), false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_files_under_random_faults() {
+    scenarios::many_files(HyperTransport::new(), true).await;
+}
+
+/// The third chunk is handed to hyper and the server sits on it (it stalls before answering); the
+/// driver future is dropped while the request is in flight.
+async fn drop_mid_chunk(snapshot: bool) {
+    let reached = Signal::default();
+    let transport = Observed::new(HyperTransport::new());
+    *transport.tally.body_signal.lock().unwrap() = Some((3, reached.clone()));
+    let stop = async move {
+        reached.wait().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    scenarios::resume_after_drop(transport, Some("upload@3:stall=1500ms"), stop, snapshot).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_after_drop_mid_chunk() {
+    drop_mid_chunk(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_from_snapshot_after_drop_mid_chunk() {
+    drop_mid_chunk(true).await;
+}
+
+/// The driver future is `Send` with the hyper transport: it can be spawned, and it streams a real
+/// file through tokio's file API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spawned_upload_of_a_file_on_disk() {
+    let emu = scenarios::emulator();
+    let bytes = scenarios::data(7 * scenarios::GRANULE as usize + 5, 9);
+    let dir = std::env::temp_dir().join(format!("gphotos-async-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("spawned.jpg");
+    std::fs::write(&path, &bytes).unwrap();
+    let mut upload = scenarios::machine(&emu, "spawned.jpg", bytes.len(), 9);
+    let driver = Driver::new(
+        HyperTransport::new(),
+        StaticToken(AccessToken::new("test-access-token")),
+    );
+    let task = tokio::spawn(async move {
+        let result = driver.upload(&mut upload, TokioFile::new(&path)).await;
+        (result, upload)
+    });
+    let (result, upload) = task.await.expect("the task ran");
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(upload.progress().confirmed, bytes.len() as u64);
+    scenarios::assert_stored(&emu, &[("spawned.jpg".into(), bytes)]);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = Ordering::SeqCst;
+}

@@ -19,10 +19,8 @@ pub trait Authorizer {
     ///
     /// # Errors
     /// [`AuthError`] when no fresh token can be had; the upload stops and can be resumed later.
-    fn refresh(
-        &self,
-        refused: Option<&AccessToken>,
-    ) -> impl Future<Output = Result<(), AuthError>>;
+    fn refresh(&self, refused: Option<&AccessToken>)
+    -> impl Future<Output = Result<(), AuthError>>;
 }
 
 impl<A: Authorizer + ?Sized> Authorizer for &A {

@@ -179,14 +179,14 @@ impl TokioFile {
 
 impl Source for TokioFile {
     async fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        let file = match &mut self.file {
-            Some(file) => file,
-            None => {
-                let opened = tokio::fs::File::open(&self.path).await.map_err(|e| {
-                    io::Error::new(e.kind(), format!("{}: {e}", self.path.display()))
-                })?;
-                self.file.insert(opened)
-            }
+        if self.file.is_none() {
+            let opened = tokio::fs::File::open(&self.path)
+                .await
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))?;
+            self.file = Some(opened);
+        }
+        let Some(file) = self.file.as_mut() else {
+            unreachable!("opened just above")
         };
         file.seek(SeekFrom::Start(offset)).await?;
         file.read_exact(buf).await.map(drop).map_err(explain_eof)

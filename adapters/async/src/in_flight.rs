@@ -59,8 +59,11 @@ impl<'m, M: Machine> InFlight<'m, M> {
 impl<M: Machine> Drop for InFlight<'_, M> {
     fn drop(&mut self) {
         if !self.settled {
-            self.machine
-                .no_reply(Instant::now(), self.id, &"the request was abandoned mid-flight");
+            self.machine.no_reply(
+                Instant::now(),
+                self.id,
+                &"the request was abandoned mid-flight",
+            );
         }
     }
 }

@@ -7,7 +7,7 @@
 //! *poll the machine, perform the action, feed back the outcome*.
 //!
 //! - **Any executor.** Default features pull no runtime: only `futures-util`, `futures-io` and
-//!   `http`. Enable `hyper` for [`HyperTransport`], a ready transport on hyper 1 and tokio.
+//!   `http`. Enable `hyper` for `HyperTransport`, a ready transport on hyper 1 and tokio.
 //! - **Flat memory.** A [`Source`] hands over one chunk at a time, into a buffer the driver reuses:
 //!   memory is bounded by concurrency times chunk size, never by file size. Sources exist for
 //!   blocking readers ([`BlockingSource`]), `futures-io` readers ([`AsyncSource`]) and, with
@@ -23,7 +23,7 @@
 //!
 //! # Send bounds
 //! The trait futures carry no `Send` bound, so single-threaded clients and executors can implement
-//! them. Driver futures are `Send` whenever the concrete transport's are: with [`HyperTransport`]
+//! them. Driver futures are `Send` whenever the concrete transport's are: with `HyperTransport`
 //! a driver future can be handed to `tokio::spawn`.
 //!
 //! # Example (tokio, feature `hyper`)

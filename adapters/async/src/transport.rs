@@ -27,8 +27,8 @@ pub const MAX_RESPONSE_BODY: usize = 4 * 1024 * 1024;
 /// The returned futures carry no `Send` bound, so that single-threaded clients (a browser `fetch`,
 /// a thread-per-core runtime, a hand-rolled executor) can implement the trait. A driver future is
 /// still `Send` whenever the concrete transport's futures are (auto traits see through the concrete
-/// type), so `tokio::spawn(driver.upload(..))` works with [`crate::HyperTransport`]; only code that
-/// is generic over `T: Transport` and needs `Send` must name a concrete transport.
+/// type), so `tokio::spawn(driver.upload(..))` works with `HyperTransport` (feature `hyper`);
+/// only code that is generic over `T: Transport` and needs `Send` must name a concrete transport.
 pub trait Transport {
     /// Why a request got no reply. Its `Display` is shown to users (inside
     /// [`gphotos_upload::Error::RetriesExhausted`]), so it must not contain URLs or tokens.

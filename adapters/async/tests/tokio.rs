@@ -89,7 +89,7 @@ async fn resume_from_snapshot_after_drop_mid_chunk() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spawned_upload_of_a_file_on_disk() {
     let emu = scenarios::emulator();
-    let bytes = scenarios::data(7 * scenarios::GRANULE as usize + 5, 9);
+    let bytes = scenarios::data(7 * scenarios::GRANULE + 5, 9);
     let dir = std::env::temp_dir().join(format!("gphotos-async-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("spawned.jpg");

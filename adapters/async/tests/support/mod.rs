@@ -130,10 +130,10 @@ impl<T: Transport> Transport for Observed<T> {
         tally.max_body.fetch_max(len, Ordering::SeqCst);
         if len > 0 {
             let nth = tally.bodies.fetch_add(1, Ordering::SeqCst) + 1;
-            if let Some((wanted, signal)) = &*tally.body_signal.lock().unwrap() {
-                if *wanted == nth {
-                    signal.fire();
-                }
+            if let Some((wanted, signal)) = &*tally.body_signal.lock().unwrap()
+                && *wanted == nth
+            {
+                signal.fire();
             }
         }
         self.inner.send(request).await

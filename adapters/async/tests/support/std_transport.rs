@@ -65,13 +65,11 @@ impl Future for Pending {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut slot = self.slot.lock().unwrap();
-        match slot.outcome.take() {
-            Some(outcome) => Poll::Ready(outcome),
-            None => {
-                slot.waker = Some(cx.waker().clone());
-                Poll::Pending
-            }
+        if let Some(outcome) = slot.outcome.take() {
+            return Poll::Ready(outcome);
         }
+        slot.waker = Some(cx.waker().clone());
+        Poll::Pending
     }
 }
 
@@ -102,10 +100,19 @@ impl Transport for StdTransport {
         let hold = self.hold.clone().filter(|hold| {
             !body.is_empty() && self.bodies.fetch_add(1, Ordering::SeqCst) + 1 == hold.nth
         });
-        let (thread_slot, thread_abandoned, thread_stream) =
-            (Arc::clone(&slot), Arc::clone(&abandoned), Arc::clone(&stream));
+        let (thread_slot, thread_abandoned, thread_stream) = (
+            Arc::clone(&slot),
+            Arc::clone(&abandoned),
+            Arc::clone(&stream),
+        );
         std::thread::spawn(move || {
-            let outcome = exchange(&parts, &body, hold.as_ref(), &thread_abandoned, &thread_stream);
+            let outcome = exchange(
+                &parts,
+                &body,
+                hold.as_ref(),
+                &thread_abandoned,
+                &thread_stream,
+            );
             let mut slot = thread_slot.lock().unwrap();
             slot.outcome = Some(outcome);
             if let Some(waker) = slot.waker.take() {
@@ -143,16 +150,19 @@ fn exchange(
         let _ = stream.shutdown(std::net::Shutdown::Both);
         return Err(io::Error::new(io::ErrorKind::Interrupted, "abandoned"));
     }
-    let target = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str());
-    let mut head = format!("{} {target} HTTP/1.1\r\nHost: {authority}\r\n", parts.method);
+    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut head = format!(
+        "{} {target} HTTP/1.1\r\nHost: {authority}\r\n",
+        parts.method
+    );
     for (name, value) in &parts.headers {
         let value = value
             .to_str()
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "non-ASCII header"))?;
-        head.push_str(&format!("{name}: {value}\r\n"));
+        head.push_str(name.as_str());
+        head.push_str(": ");
+        head.push_str(value);
+        head.push_str("\r\n");
     }
     // No `Connection: close`: a server that answers before reading the body (a refusal) then
     // drains it to keep the connection, instead of closing on unread bytes, which resets the
@@ -160,12 +170,12 @@ fn exchange(
     head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
     for (index, piece) in body.chunks(PIECE).enumerate() {
-        if let Some(hold) = hold {
-            if index * PIECE >= hold.after {
-                hold.reached.fire();
-                while !abandoned.load(Ordering::SeqCst) {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
+        if let Some(hold) = hold
+            && index * PIECE >= hold.after
+        {
+            hold.reached.fire();
+            while !abandoned.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(5));
             }
         }
         if abandoned.load(Ordering::SeqCst) {

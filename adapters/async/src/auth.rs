@@ -11,10 +11,14 @@ use gphotos_upload::AccessToken;
 /// [`Authorizer::refresh`] with the token it had sent, and an implementation refreshes only once
 /// (a token that differs from `refused` is already fresh).
 pub trait Authorizer {
-    /// The token to send now; `None` sends requests without `Authorization`.
-    fn current(&self) -> Option<AccessToken>;
+    /// The token to send on the next request; `None` sends requests without `Authorization`. An
+    /// implementation that knows its token is about to expire may renew it here.
+    ///
+    /// # Errors
+    /// [`AuthError`] when no token can be had; the driver stops before sending anything.
+    fn token(&self) -> impl Future<Output = Result<Option<AccessToken>, AuthError>>;
 
-    /// The server refused a request that carried `refused`: make [`Authorizer::current`] return a
+    /// The server refused a request that carried `refused`: make [`Authorizer::token`] return a
     /// token that may work.
     ///
     /// # Errors
@@ -24,8 +28,8 @@ pub trait Authorizer {
 }
 
 impl<A: Authorizer + ?Sized> Authorizer for &A {
-    fn current(&self) -> Option<AccessToken> {
-        (**self).current()
+    fn token(&self) -> impl Future<Output = Result<Option<AccessToken>, AuthError>> {
+        (**self).token()
     }
 
     fn refresh(
@@ -36,14 +40,28 @@ impl<A: Authorizer + ?Sized> Authorizer for &A {
     }
 }
 
+/// No token at all: requests go without `Authorization` (an emulator that checks none).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoToken;
+
+impl Authorizer for NoToken {
+    async fn token(&self) -> Result<Option<AccessToken>, AuthError> {
+        Ok(None)
+    }
+
+    async fn refresh(&self, _refused: Option<&AccessToken>) -> Result<(), AuthError> {
+        Err(AuthError::CannotRefresh)
+    }
+}
+
 /// A fixed access token, for short jobs or tokens managed elsewhere. It cannot be refreshed: a
 /// refusal ends the upload with [`AuthError::CannotRefresh`].
 #[derive(Clone)]
 pub struct StaticToken(pub AccessToken);
 
 impl Authorizer for StaticToken {
-    fn current(&self) -> Option<AccessToken> {
-        Some(self.0.clone())
+    async fn token(&self) -> Result<Option<AccessToken>, AuthError> {
+        Ok(Some(self.0.clone()))
     }
 
     async fn refresh(&self, refused: Option<&AccessToken>) -> Result<(), AuthError> {

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+use gphotos_upload::library::{Call, CallAction, LibraryRequest};
 use gphotos_upload::{AccessToken, Action, Payload, Transmit, Upload, UploadToken};
 
 use crate::in_flight::{InFlight, Machine};
@@ -120,11 +121,13 @@ impl<T: Transport, A: Authorizer> Driver<T, A> {
     ) -> Result<UploadToken, DriveError> {
         let mut sent: SentToken = None;
         loop {
+            // Asked before the machine commits to a request, so that a failure leaves it untouched.
+            let token = self.auth.token().await.map_err(DriveError::Auth)?;
             match upload.poll_action(Instant::now()) {
                 Action::Send(transmit) => {
-                    sent = self
-                        .exchange(upload, transmit, Some(&mut source), buffer)
+                    self.exchange(upload, transmit, token.as_ref(), &mut source, buffer)
                         .await?;
+                    sent = token;
                 }
                 Action::WaitUntil(deadline) => self.transport.sleep_until(deadline).await,
                 Action::RefreshToken => {
@@ -141,17 +144,68 @@ impl<T: Transport, A: Authorizer> Driver<T, A> {
         }
     }
 
-    /// Performs one request of `machine` and feeds the outcome back; returns the token it carried.
+    /// Runs one Library call (`batchCreate`, `mediaItems.get`, `albums.create`,
+    /// `albums:batchAddMediaItems`) to its end and returns its result. The machine decides every
+    /// retry; a call that must not repeat blindly ends in [`DriveError::Ambiguous`] when its effect
+    /// is unknown, including when this future is dropped while its request is in flight. Run
+    /// `batchCreate` calls one at a time per user.
+    ///
+    /// # Errors
+    /// [`DriveError::Library`], [`DriveError::Ambiguous`], [`DriveError::Auth`].
+    pub async fn call<R: LibraryRequest>(
+        &self,
+        call: &mut Call<R>,
+    ) -> Result<R::Output, DriveError> {
+        self.call_with_source(call, NoSource).await
+    }
+
+    /// [`Driver::call`] for a call that sends file bytes: the simple (raw) upload of a small file,
+    /// read from `source` in one piece.
+    ///
+    /// # Errors
+    /// As [`Driver::call`], and [`DriveError::Source`] when the file cannot be read.
+    pub async fn call_with_source<R: LibraryRequest, S: Source>(
+        &self,
+        call: &mut Call<R>,
+        mut source: S,
+    ) -> Result<R::Output, DriveError> {
+        let mut buffer = Vec::new();
+        let mut sent: SentToken = None;
+        loop {
+            let token = self.auth.token().await.map_err(DriveError::Auth)?;
+            match call.poll_action(Instant::now()) {
+                CallAction::Send(transmit) => {
+                    self.exchange(call, transmit, token.as_ref(), &mut source, &mut buffer)
+                        .await?;
+                    sent = token;
+                }
+                CallAction::WaitUntil(deadline) => self.transport.sleep_until(deadline).await,
+                CallAction::RefreshToken => {
+                    self.auth
+                        .refresh(sent.as_ref())
+                        .await
+                        .map_err(DriveError::Auth)?;
+                    call.token_refreshed();
+                }
+                CallAction::AwaitReply => return Err(DriveError::ForeignRequestInFlight),
+                CallAction::Done(output) => return Ok(output),
+                CallAction::Failed(error) => return Err(DriveError::Library(error)),
+                CallAction::Ambiguous(ambiguity) => return Err(DriveError::Ambiguous(ambiguity)),
+            }
+        }
+    }
+
+    /// Performs one request of `machine` and feeds the outcome back.
     async fn exchange<M: Machine, S: Source>(
         &self,
         machine: &mut M,
         transmit: Transmit,
-        source: Option<&mut S>,
+        token: Option<&AccessToken>,
+        source: &mut S,
         buffer: &mut Vec<u8>,
-    ) -> Result<SentToken, DriveError> {
-        let token = self.auth.current();
+    ) -> Result<(), DriveError> {
         let in_flight = InFlight::new(machine, transmit.id);
-        let (parts, payload) = transmit.authorize(token.as_ref()).into_parts();
+        let (parts, payload) = transmit.authorize(token).into_parts();
         let body: &[u8] = match &payload {
             Payload::Empty => &[],
             Payload::Bytes(bytes) => bytes,
@@ -159,7 +213,8 @@ impl<T: Transport, A: Authorizer> Driver<T, A> {
                 match read_range(source, *offset, *len, buffer).await {
                     Ok(chunk) => chunk,
                     Err(error) => {
-                        in_flight.no_reply(&format_args!("could not read the file: {error}"));
+                        // Nothing left, and the file will not read better on a retry: stop here.
+                        in_flight.no_reply(&format_args!("could not read the file: {error}"), true);
                         return Err(DriveError::Source(error));
                     }
                 }
@@ -171,26 +226,32 @@ impl<T: Transport, A: Authorizer> Driver<T, A> {
             .await
         {
             Ok(response) => in_flight.reply(&response),
-            Err(error) => in_flight.no_reply(&error),
+            Err(error) => in_flight.no_reply(&error, T::never_sent(&error)),
         }
-        Ok(token)
+        Ok(())
+    }
+}
+
+/// The source of a call that sends no file bytes.
+struct NoSource;
+
+impl Source for NoSource {
+    async fn read_at(&mut self, _offset: u64, _buf: &mut [u8]) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "this call sends file bytes: run it with `Driver::call_with_source`",
+        ))
     }
 }
 
 /// Reads `len` bytes at `offset` into `buffer`, growing it only when a chunk is larger than any
 /// before (so it is zeroed once, not per chunk).
 async fn read_range<'b, S: Source>(
-    source: Option<&mut S>,
+    source: &mut S,
     offset: u64,
     len: u64,
     buffer: &'b mut Vec<u8>,
 ) -> io::Result<&'b [u8]> {
-    let source = source.ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "a request asked for file bytes but no file was given",
-        )
-    })?;
     let len = usize::try_from(len).map_err(|_| {
         io::Error::new(
             io::ErrorKind::InvalidInput,

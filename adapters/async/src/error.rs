@@ -2,6 +2,8 @@
 
 use std::{fmt, io};
 
+use gphotos_upload::library::{Ambiguity, LibraryError};
+
 use crate::AuthError;
 
 /// Why a driver returned without success. The machine it drove is left in a state from which a
@@ -12,6 +14,11 @@ pub enum DriveError {
     /// The machine ended the operation: retries exhausted, quota spent, refusal, protocol fault...
     /// The core's error says who is at fault and what to do.
     Upload(gphotos_upload::Error),
+    /// A Library call failed; the server did not act on it (or it is safe to repeat).
+    Library(LibraryError),
+    /// A Library call that must not be repeated blindly may or may not have taken effect; see
+    /// [`Ambiguity`] for how to resolve it.
+    Ambiguous(Ambiguity),
     /// Reading the file failed. The chunk in hand was not sent; a rerun asks the server where it
     /// stands and carries on.
     Source(io::Error),
@@ -27,6 +34,8 @@ impl fmt::Display for DriveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Upload(error) => error.fmt(f),
+            Self::Library(error) => error.fmt(f),
+            Self::Ambiguous(ambiguity) => ambiguity.fmt(f),
             Self::Source(error) => write!(
                 f,
                 "could not read the file: {error}; the upload is kept and a rerun resumes it"
@@ -45,9 +54,10 @@ impl std::error::Error for DriveError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Upload(error) => Some(error),
+            Self::Library(error) => Some(error),
             Self::Source(error) => Some(error),
             Self::Auth(error) => Some(error),
-            Self::ForeignRequestInFlight => None,
+            Self::Ambiguous(_) | Self::ForeignRequestInFlight => None,
         }
     }
 }

@@ -98,23 +98,27 @@ impl<C: Connect + Clone + Send + Sync + 'static> Transport for HyperTransport<C>
                 .client
                 .request(request)
                 .await
-                .map_err(|e| HyperError::new("request failed", &e))?;
+                .map_err(|e| HyperError::new("request failed", &e, e.is_connect()))?;
             let (parts, body) = response.into_parts();
             let body = Limited::new(body, MAX_RESPONSE_BODY)
                 .collect()
                 .await
-                .map_err(|e| HyperError::new("reading the reply failed", e.as_ref()))?
+                .map_err(|e| HyperError::new("reading the reply failed", e.as_ref(), false))?
                 .to_bytes();
             Ok(http::Response::from_parts(parts, Vec::from(body)))
         };
         tokio::time::timeout(self.timeout, exchange)
             .await
             .unwrap_or_else(|_| {
-                Err(HyperError(format!(
-                    "no complete reply within {} s",
-                    self.timeout.as_secs()
-                )))
+                Err(HyperError {
+                    text: format!("no complete reply within {} s", self.timeout.as_secs()),
+                    never_sent: false,
+                })
             })
+    }
+
+    fn never_sent(error: &HyperError) -> bool {
+        error.never_sent
     }
 
     async fn sleep_until(&self, deadline: Instant) {
@@ -125,10 +129,14 @@ impl<C: Connect + Clone + Send + Sync + 'static> Transport for HyperTransport<C>
 /// Why a request over [`HyperTransport`] got no reply. Holds hyper's description of the failure and
 /// its causes, which name no URL and no header.
 #[derive(Debug)]
-pub struct HyperError(String);
+pub struct HyperError {
+    text: String,
+    /// The connection could not be opened, so nothing of the request left.
+    never_sent: bool,
+}
 
 impl HyperError {
-    fn new(what: &str, error: &(dyn std::error::Error + 'static)) -> Self {
+    fn new(what: &str, error: &(dyn std::error::Error + 'static), never_sent: bool) -> Self {
         let mut text = format!("{what}: {error}");
         let mut cause = error.source();
         while let Some(inner) = cause {
@@ -136,13 +144,13 @@ impl HyperError {
             text.push_str(&inner.to_string());
             cause = inner.source();
         }
-        Self(text)
+        Self { text, never_sent }
     }
 }
 
 impl fmt::Display for HyperError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 

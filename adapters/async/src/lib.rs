@@ -18,8 +18,15 @@
 //!   Dropping a driver future, even mid-chunk, leaves the machine counting that request as
 //!   interrupted; running the driver again (or restoring the machine's serde snapshot in a new
 //!   process) asks the server how much it holds and carries on in the same session.
+//! - **Library calls.** [`Driver::call`] runs the core's `library::Call` machines
+//!   (`batchCreate`, `mediaItems.get`, `albums.create`, `albums:batchAddMediaItems`);
+//!   [`Driver::call_with_source`] the simple upload. A call that must not repeat blindly ends in
+//!   [`DriveError::Ambiguous`] when its effect is unknown, also when its future is dropped mid-flight.
 //! - **Tokens.** An [`Authorizer`] supplies the bearer token and refreshes it when the machine
-//!   reports a refusal; [`StaticToken`] is the simplest.
+//!   reports a refusal. [`StaticToken`] wraps a fixed token; [`OAuthTokens`] serves a google-auth
+//!   `token.json` ([`gphotos_upload::oauth::TokenFile`]), refreshing it at its `token_uri` before
+//!   expiry and on refusal (once for all uploads refused together) over the same transport;
+//!   [`exchange_token`] also runs the consent flow's code exchange.
 //!
 //! # Send bounds
 //! The trait futures carry no `Send` bound, so single-threaded clients and executors can implement
@@ -56,12 +63,14 @@ mod auth;
 mod driver;
 mod error;
 mod in_flight;
+mod oauth;
 mod source;
 mod transport;
 
-pub use auth::{AuthError, Authorizer, StaticToken};
+pub use auth::{AuthError, Authorizer, NoToken, StaticToken};
 pub use driver::Driver;
 pub use error::DriveError;
+pub use oauth::{OAuthTokens, SaveTokenFile, exchange_token};
 pub use source::{AsyncSource, BlockingSource, Source};
 pub use transport::{MAX_RESPONSE_BODY, Transport};
 

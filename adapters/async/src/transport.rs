@@ -42,6 +42,14 @@ pub trait Transport {
 
     /// Completes at `deadline` (at once if it has passed).
     fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()>;
+
+    /// Whether `error` proves that not one byte of the request left (the connection could not be
+    /// opened). Calls that must not be repeated blindly (`batchCreate`) are retried only then. When
+    /// unsure, say `false`: the default.
+    fn never_sent(error: &Self::Error) -> bool {
+        let _ = error;
+        false
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for &T {
@@ -56,5 +64,9 @@ impl<T: Transport + ?Sized> Transport for &T {
 
     fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> {
         (**self).sleep_until(deadline)
+    }
+
+    fn never_sent(error: &Self::Error) -> bool {
+        T::never_sent(error)
     }
 }

@@ -58,6 +58,20 @@ fn many_files_under_random_faults() {
     block_on(scenarios::many_files(StdTransport::new(), true));
 }
 
+#[test]
+fn ambiguous_batch_create_is_resolved() {
+    block_on(scenarios::ambiguous_batch_create_is_resolved(
+        StdTransport::new(),
+    ));
+}
+
+#[test]
+fn oauth_refresh_through_the_token_endpoint() {
+    block_on(scenarios::oauth_refresh_through_the_token_endpoint(
+        StdTransport::new(),
+    ));
+}
+
 /// The third chunk stops half-way on the wire; the driver future is dropped there.
 fn drop_mid_chunk(snapshot: bool) {
     let reached = Signal::default();

@@ -6,12 +6,15 @@ use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use gphotos_emulator::{Config, Emulator, FaultRule, RandomFaults};
+use gphotos_emulator::{Config, Emulator, FaultRule, RandomFaults, RequestKind};
+use gphotos_upload::library::{BatchCreate, Call, Destination, NewMediaItem};
+use gphotos_upload::oauth::{Consent, OAuthClient, Scope};
 use gphotos_upload::{
-    AccessToken, Endpoint, Error, MediaFile, Phase, RetryPolicy, Upload, UploadConfig,
+    AccessToken, ClientSecret, Endpoint, Error, MediaFile, Phase, RetryPolicy, Upload, UploadConfig,
 };
 use gphotos_upload_async::{
-    AuthError, Authorizer, BlockingSource, DriveError, Driver, StaticToken, Transport,
+    AuthError, Authorizer, BlockingSource, DriveError, Driver, OAuthTokens, StaticToken, Transport,
+    exchange_token,
 };
 
 use super::{Observed, until};
@@ -209,19 +212,23 @@ struct Rotating {
     refreshes: AtomicUsize,
 }
 
+impl Rotating {
+    fn current(&self) -> AccessToken {
+        AccessToken::new(if self.refreshes.load(Ordering::SeqCst) == 0 {
+            "first"
+        } else {
+            "second"
+        })
+    }
+}
+
 impl Authorizer for Rotating {
-    fn current(&self) -> Option<AccessToken> {
-        Some(AccessToken::new(
-            if self.refreshes.load(Ordering::SeqCst) == 0 {
-                "first"
-            } else {
-                "second"
-            },
-        ))
+    async fn token(&self) -> Result<Option<AccessToken>, AuthError> {
+        Ok(Some(self.current()))
     }
 
     async fn refresh(&self, refused: Option<&AccessToken>) -> Result<(), AuthError> {
-        if refused == self.current().as_ref() {
+        if refused == Some(&self.current()) {
             self.refreshes.fetch_add(1, Ordering::SeqCst);
         }
         Ok(())
@@ -286,8 +293,9 @@ pub async fn daily_quota_stops<T: Transport>(transport: T) {
     assert!(emu.inspect().objects.is_empty());
 }
 
-/// Forty files, eight at a time, optionally under random faults: all arrive once, byte-exact, and
-/// never more than eight requests are in flight.
+/// Forty files, eight at a time, optionally under random faults, then `batchCreate` in calls of at
+/// most 50: every file arrives once, byte-exact, as exactly one media item, and never more than
+/// eight requests are in flight.
 pub async fn many_files<T: Transport>(transport: T, random_faults: bool) {
     let config = Config {
         random_faults: random_faults.then_some(RandomFaults {
@@ -317,8 +325,12 @@ pub async fn many_files<T: Transport>(transport: T, random_faults: bool) {
         .upload_many(jobs, NonZeroUsize::new(8).expect("positive"))
         .await;
     assert_eq!(results.len(), files.len());
-    for (result, (name, _)) in results.iter().zip(&files) {
-        assert!(result.is_ok(), "{name}: {result:?}");
+    let mut items = Vec::new();
+    for (result, (name, _)) in results.into_iter().zip(&files) {
+        match result {
+            Ok(token) => items.push(NewMediaItem::new(token).with_file_name(name.clone())),
+            Err(error) => panic!("{name}: {error}"),
+        }
     }
     assert_stored(&emu, &files);
     let tally = &driver.transport().tally;
@@ -326,6 +338,155 @@ pub async fn many_files<T: Transport>(transport: T, random_faults: bool) {
     assert!(max <= 8, "at most 8 requests in flight, saw {max}");
     assert!(max >= 2, "uploads overlapped (saw {max} in flight at most)");
     assert!(tally.max_body.load(Ordering::SeqCst) <= CHUNK);
+
+    create_media_items(&driver, &emu, items).await;
+    assert_media_items(&emu, &files);
+}
+
+/// Runs `batchCreate` one call at a time; an ambiguous call is re-sent once, marked as such (its
+/// single-use tokens cannot create anything twice).
+async fn create_media_items<T: Transport, A: Authorizer>(
+    driver: &Driver<T, A>,
+    emu: &Emulator,
+    items: Vec<NewMediaItem>,
+) -> usize {
+    let endpoint = Endpoint::parse(&emu.base_url()).expect("the emulator's root is a URL");
+    let mut ambiguous = 0;
+    for (seed, batch) in
+        (0..).zip(BatchCreate::split(items, &Destination::library()).expect("valid items"))
+    {
+        let mut call = Call::new(endpoint.clone(), batch.clone(), quick_retry(), seed);
+        let created = match driver.call(&mut call).await {
+            Ok(created) => created,
+            Err(DriveError::Ambiguous(_)) => {
+                ambiguous += 1;
+                let mut again = Call::new(
+                    endpoint.clone(),
+                    batch.after_ambiguous(),
+                    quick_retry(),
+                    seed,
+                );
+                driver
+                    .call(&mut again)
+                    .await
+                    .expect("the re-sent batchCreate succeeds")
+            }
+            Err(error) => panic!("batchCreate: {error}"),
+        };
+        assert!(created.all_created(), "{created:?}");
+    }
+    ambiguous
+}
+
+/// The emulator holds exactly one media item per file, with the file's bytes.
+pub fn assert_media_items(emu: &Emulator, files: &[(String, Vec<u8>)]) {
+    let state = emu.inspect();
+    assert_eq!(
+        state.media_items.len(),
+        files.len(),
+        "one media item per file"
+    );
+    for (name, bytes) in files {
+        let matching: Vec<_> = state
+            .media_items
+            .iter()
+            .filter(|m| m.filename == *name)
+            .collect();
+        assert_eq!(matching.len(), 1, "{name}: exactly one media item");
+        assert_eq!(matching[0].size, bytes.len() as u64, "{name}");
+        let object = state
+            .objects
+            .iter()
+            .find(|o| o.sha256 == matching[0].sha256)
+            .expect("the media item's object");
+        let stored = std::fs::read(object.path.as_ref().expect("stored")).expect("readable");
+        assert!(
+            stored == *bytes,
+            "{name}: the media item's bytes differ from the file"
+        );
+    }
+}
+
+/// A `batchCreate` whose reply is lost (503 after which the effect is unknown) ends ambiguous; the
+/// re-send marked `after_ambiguous` creates the items, once.
+pub async fn ambiguous_batch_create_is_resolved<T: Transport>(transport: T) {
+    let emu = emulator();
+    let files: Vec<(String, Vec<u8>)> = (0..3usize)
+        .map(|i| (format!("amb-{i}.jpg"), data(GRANULE + i, 40 + i as u64)))
+        .collect();
+    let driver = Driver::new(transport, token());
+    let mut items = Vec::new();
+    for (i, (name, bytes)) in (0..).zip(&files) {
+        let mut upload = machine(&emu, name, bytes.len(), 40 + i);
+        let token = driver
+            .upload(&mut upload, BlockingSource(std::io::Cursor::new(bytes)))
+            .await
+            .expect("uploaded");
+        items.push(NewMediaItem::new(token).with_file_name(name.clone()));
+    }
+    fault(&emu, "batch_create@1:status=503");
+    let ambiguous = create_media_items(&driver, &emu, items).await;
+    assert_eq!(ambiguous, 1, "the 503 left the first call ambiguous");
+    assert_media_items(&emu, &files);
+}
+
+/// The installed-app flow against the emulator's OAuth endpoints (consent, code exchange), then an
+/// upload whose access token is revoked mid-way: [`OAuthTokens`] refreshes it once at the token
+/// endpoint, saves the new file, and the upload finishes in its one session.
+pub async fn oauth_refresh_through_the_token_endpoint<T: Transport>(transport: T) {
+    let emu = emulator_with(Config {
+        access_token: Some("not-the-one-we-use".into()),
+        ..Config::default()
+    });
+    let client = OAuthClient::installed("client-id.apps", ClientSecret::new("client-secret"))
+        .with_endpoints(&emu.auth_uri(), &emu.token_uri())
+        .expect("loopback endpoints");
+    let consent =
+        Consent::new(&client, 45_678, &[Scope::AppendOnly], [1; 32], [2; 32]).expect("a scope");
+    let redirect = transport
+        .send(
+            http::Request::get(consent.authorization_url())
+                .body(&[][..])
+                .expect("a request"),
+        )
+        .await
+        .expect("the consent page answers");
+    assert_eq!(redirect.status(), 302);
+    let location = redirect.headers()["location"].to_str().expect("ASCII");
+    let code = consent
+        .parse_redirect(location)
+        .expect("a code and our state");
+    let file = exchange_token(&transport, &consent.exchange(&code), &quick_retry())
+        .await
+        .expect("the code exchange");
+    let first = file.token.clone().expect("an access token");
+
+    let saved = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let saving = std::sync::Arc::clone(&saved);
+    let tokens = OAuthTokens::new(&transport, file)
+        .with_retry(quick_retry())
+        .on_refresh(Box::new(move |file| {
+            saving.lock().unwrap().push(file.to_json());
+            Ok(())
+        }));
+    fault(&emu, "start@1:expire-token");
+    let bytes = data(6 * GRANULE, 8);
+    let mut upload = machine(&emu, "oauth.jpg", bytes.len(), 8);
+    let driver = Driver::new(&transport, &tokens);
+    let result = driver
+        .upload(&mut upload, BlockingSource(std::io::Cursor::new(&bytes)))
+        .await;
+    assert!(result.is_ok(), "{result:?}");
+    let now = tokens.token_file().await;
+    assert_ne!(now.token, Some(first), "the access token was refreshed");
+    assert_eq!(saved.lock().unwrap().len(), 1, "refreshed and saved once");
+    assert_eq!(
+        emu.inspect().requests_of(RequestKind::Token).count(),
+        2,
+        "code exchange, one refresh"
+    );
+    assert_eq!(emu.inspect().sessions.len(), 1);
+    assert_stored(&emu, &[("oauth.jpg".into(), bytes)]);
 }
 
 /// Drops the driver future when `stop` completes (mid-chunk), then finishes the upload twice over:

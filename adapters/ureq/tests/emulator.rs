@@ -190,7 +190,9 @@ fn survives_a_lost_tail() {
         state.requests_of(RequestKind::Query).count() >= 1,
         "resynced by query"
     );
-    assert!(resent(&state, size as u64) <= CHUNK);
+    // The loss shows only when the next chunk is refused: that chunk, plus the lost bytes, go
+    // out again.
+    assert!(resent(&state, size as u64) <= CHUNK + GRANULARITY);
 }
 
 #[test]

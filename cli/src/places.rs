@@ -1,0 +1,21 @@
+//! Where files live by default: the token under the user's config directory.
+
+use std::path::PathBuf;
+
+use crate::failure::Failure;
+
+const APP: &str = "gphotos-upload";
+
+/// `token.json` in the user's config directory (`~/.config/gphotos-upload/token.json` on Linux).
+///
+/// # Errors
+/// A usage failure when the system names no config directory (no home directory).
+pub fn default_token_file() -> Result<PathBuf, Failure> {
+    dirs::config_dir()
+        .map(|dir| dir.join(APP).join("token.json"))
+        .ok_or_else(|| {
+            Failure::usage(
+                "cannot find the user's config directory (is HOME set?); pass --token-file",
+            )
+        })
+}

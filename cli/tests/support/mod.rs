@@ -1,0 +1,108 @@
+//! Shared helpers of the end-to-end tests: the real binary, temporary directories, the emulator.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_gphotos-upload");
+
+/// A fresh temporary directory, deleted when dropped.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("gphotos-cli-test-")
+        .tempdir()
+        .expect("create a temp dir")
+}
+
+/// The binary with a clean environment: no credentials, config or state from the user running the
+/// tests, and HOME pointing into `home`.
+pub fn command(home: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .stdin(Stdio::null());
+    command
+}
+
+/// Runs `command` to its end (at most `limit`), killing it past that.
+pub fn run(command: &mut Command, limit: Duration) -> Output {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the binary");
+    let started = std::time::Instant::now();
+    loop {
+        if child.try_wait().expect("poll the child").is_some() {
+            return child.wait_with_output().expect("collect output");
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("collect output");
+            panic!(
+                "the binary ran longer than {limit:?}\nstdout:\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// stdout and stderr as text, for assertion messages.
+pub fn show(output: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Writes `size` patterned bytes (distinct per `seed`) to `path`, creating parent directories.
+pub fn write_media(path: &Path, size: usize, seed: u8) -> Vec<u8> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("create parent");
+    }
+    let bytes: Vec<u8> = (0..size)
+        .map(|i| (i.wrapping_mul(131) ^ (i >> 9)).to_le_bytes()[0] ^ seed)
+        .collect();
+    std::fs::write(path, &bytes).expect("write media");
+    bytes
+}
+
+/// Lowercase hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .fold(String::new(), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
+}
+
+/// An HTTP agent that reports statuses as replies and follows no redirect.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .new_agent()
+}
+
+/// A path in `dir`.
+pub fn path_in(dir: &Path, name: &str) -> PathBuf {
+    dir.join(name)
+}

@@ -1,17 +1,20 @@
-//! OAuth on the wire: the token endpoint exchange, and `token.json` on disk (read, refreshed,
-//! written back atomically with mode 0600).
+//! OAuth on the wire: the token endpoint exchange, `token.json` on disk (read, refreshed, written
+//! back atomically with mode 0600), and the installed-app login on a loopback listener.
 //!
 //! The core decides what goes in the exchange and what its reply means
 //! ([`gphotos_upload::oauth::TokenExchange`]) and how long to back off
 //! ([`gphotos_upload::retry`]); this module sends, sleeps and writes files.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use gphotos_upload::oauth::{TokenEndpointError, TokenExchange, TokenFile};
+use gphotos_upload::oauth::{
+    Consent, OAuthClient, RedirectError, Scope, TokenEndpointError, TokenExchange, TokenFile,
+};
 use gphotos_upload::retry::Backoff;
 use gphotos_upload::{AccessToken, RequestId, RetryPolicy};
 
@@ -254,4 +257,150 @@ impl Credentials {
             path, exchanger,
         )?))
     }
+}
+
+/// The installed-app consent flow on a loopback listener: the user opens
+/// [`Login::authorization_url`] in a browser, Google redirects back to this process with a code,
+/// and [`Login::finish`] exchanges it for a token file (save it with [`save_token_file`]).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use gphotos_upload::oauth::{OAuthClient, Scope};
+/// use gphotos_upload_ureq::oauth::{Exchanger, Login, save_token_file};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = OAuthClient::from_json(&std::fs::read("client_secret.json")?)?;
+/// let login = Login::start(&client, &[Scope::AppendOnly])?;
+/// eprintln!("Open this page to allow access: {}", login.authorization_url());
+/// let token = login.finish(Duration::from_secs(300), &Exchanger::default())?;
+/// save_token_file("token.json", &token)?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct Login {
+    listener: TcpListener,
+    consent: Consent,
+}
+
+impl Login {
+    /// Binds a listener on a free port of 127.0.0.1 and prepares a consent for `scopes` with a
+    /// fresh `state` and PKCE verifier.
+    ///
+    /// # Errors
+    /// [`Error::Credentials`] when no port can be bound, no randomness is available, or `scopes` is
+    /// empty.
+    pub fn start(client: &OAuthClient, scopes: &[Scope]) -> Result<Self, Error> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(|e| {
+            credentials(format!("cannot listen on 127.0.0.1 for the redirect: {e}"))
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| credentials(format!("cannot listen on 127.0.0.1: {e}")))?
+            .port();
+        let mut state = [0; 32];
+        let mut verifier = [0; 32];
+        getrandom::fill(&mut state)
+            .and_then(|()| getrandom::fill(&mut verifier))
+            .map_err(|e| credentials(format!("no randomness for the login: {e}")))?;
+        let consent = Consent::new(client, port, scopes, state, verifier)
+            .map_err(|e| credentials(e.to_string()))?;
+        Ok(Self { listener, consent })
+    }
+
+    /// The page to open in the browser.
+    pub fn authorization_url(&self) -> String {
+        self.consent.authorization_url()
+    }
+
+    /// The redirect URI the browser comes back to, `http://127.0.0.1:<port>`.
+    pub fn redirect_uri(&self) -> &str {
+        self.consent.redirect_uri()
+    }
+
+    /// Waits up to `timeout` for the browser's redirect, answers it with a short page, and
+    /// exchanges the code for a token file. Requests that are not the redirect (a favicon, a forged
+    /// `state`) are answered and ignored.
+    ///
+    /// # Errors
+    /// [`Error::Credentials`] when the time runs out, the user declines, or the exchange fails.
+    pub fn finish(self, timeout: Duration, exchanger: &Exchanger) -> Result<TokenFile, Error> {
+        let deadline = Instant::now() + timeout;
+        self.listener
+            .set_nonblocking(true)
+            .map_err(|e| credentials(format!("the redirect listener failed: {e}")))?;
+        let code = loop {
+            let stream = match self.listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if Instant::now() >= deadline {
+                        return Err(credentials(format!(
+                            "no answer from the browser within {} s; run the login again and \
+                             open the page it prints",
+                            timeout.as_secs()
+                        )));
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+                Err(e) => return Err(credentials(format!("the redirect listener failed: {e}"))),
+            };
+            let outcome = match read_target(&stream) {
+                Some(target) => self.consent.parse_redirect(&target),
+                None => Err(RedirectError::NotTheRedirect),
+            };
+            write_reply(stream, &Consent::browser_reply(&outcome));
+            match outcome {
+                Ok(code) => break code,
+                Err(error) if error.keep_listening() => {}
+                Err(error) => return Err(credentials(error.to_string())),
+            }
+        };
+        exchanger.run(&self.consent.exchange(&code))
+    }
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("redirect_uri", &self.consent.redirect_uri())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The request target of the first request on `stream` (`/?code=...&state=...`), reading at most
+/// 16 KiB of head within a few seconds.
+fn read_target(stream: &TcpStream) -> Option<String> {
+    stream.set_nonblocking(false).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut head = Vec::new();
+    let mut reader = BufReader::new(stream.take(16 * 1024));
+    reader.read_until(b'\n', &mut head).ok()?;
+    let line = String::from_utf8(head).ok()?;
+    let mut parts = line.split_whitespace();
+    match (parts.next(), parts.next()) {
+        (Some("GET"), Some(target)) => Some(target.to_owned()),
+        _ => None,
+    }
+}
+
+fn write_reply(mut stream: TcpStream, reply: &http::Response<Vec<u8>>) {
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\n",
+        reply.status().as_u16(),
+        reply.status().canonical_reason().unwrap_or("")
+    );
+    for (name, value) in reply.headers() {
+        if let Ok(value) = value.to_str() {
+            head.push_str(name.as_str());
+            head.push_str(": ");
+            head.push_str(value);
+            head.push_str("\r\n");
+        }
+    }
+    head.push_str("\r\n");
+    // The browser is a courtesy: the code is already in hand, so a failed write changes nothing.
+    let _ = stream
+        .write_all(head.as_bytes())
+        .and_then(|()| stream.write_all(reply.body()));
 }

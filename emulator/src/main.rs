@@ -31,6 +31,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Installed before the URLs are printed: whoever reads them may interrupt at once.
+    let (stop, stopped) = mpsc::channel();
+    if let Err(error) = ctrlc::set_handler(move || {
+        let _ = stop.send(());
+    }) {
+        eprintln!(
+            "gphotos-emulator: cannot catch Ctrl-C ({error}); stored uploads stay in the temp dir"
+        );
+    }
     let origin = format!("http://{}", emulator.addr());
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "base URL:  {}", emulator.base_url());
@@ -40,14 +49,6 @@ fn main() -> ExitCode {
     let _ = writeln!(out, "faults:    {origin}/emulator/faults");
     let _ = out.flush();
     drop(out);
-    let (stop, stopped) = mpsc::channel();
-    if let Err(error) = ctrlc::set_handler(move || {
-        let _ = stop.send(());
-    }) {
-        eprintln!(
-            "gphotos-emulator: cannot catch Ctrl-C ({error}); stored uploads stay in the temp dir"
-        );
-    }
     // Without a handler the sender is gone and recv returns at once: then park for good.
     if stopped.recv().is_err() {
         loop {

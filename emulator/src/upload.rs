@@ -3,6 +3,7 @@
 //! Google's server does.
 
 use std::io;
+use std::time::{Duration, Instant};
 
 use crate::faults::FaultAction;
 use crate::http::{BUF_SIZE, Head};
@@ -196,7 +197,7 @@ pub(crate) fn raw(ex: &mut Exchange<'_, '_>) -> Reply {
         Some(FaultAction::DropAfter { bytes }) => Some(*bytes),
         _ => None,
     };
-    let outcome = stream(&mut writer, ex, u64::MAX, len, drop_after);
+    let outcome = stream(&mut writer, ex, u64::MAX, len, drop_after, &mut |_| {});
     if !matches!(outcome, Ok(Streamed::Complete)) {
         writer.discard();
         return match outcome {
@@ -245,12 +246,16 @@ enum StreamError {
 /// dropped: the lose-tail fault) and reading at most `limit` bytes (the drop fault). Whenever the
 /// body ends early, the object is cut back to the last multiple of the granularity, which is what a
 /// server persists.
+///
+/// `persisted` hears each new whole-unit length as it is reached, so that a query during a long
+/// chunk reports live progress.
 fn stream(
     writer: &mut ObjectWriter,
     ex: &mut Exchange<'_, '_>,
     keep: u64,
     len: u64,
     limit: Option<u64>,
+    persisted: &mut dyn FnMut(u64),
 ) -> Result<Streamed, StreamError> {
     let granularity = ex.shared.config.granularity;
     let to_read = limit.map_or(len, |limit| limit.min(len));
@@ -285,6 +290,7 @@ fn stream(
             let split = usize::try_from(boundary - writer.len()).unwrap_or(data.len());
             writer.append(&data[..split]).and_then(|()| {
                 checkpoint = writer.checkpoint();
+                persisted(writer.len());
                 writer.append(&data[split..])
             })
         } else {
@@ -300,6 +306,20 @@ fn stream(
         return Ok(Streamed::Dropped);
     }
     Ok(Streamed::Complete)
+}
+
+/// How long a request waits for another request on the same session to finish: long enough for
+/// the thread serving an interrupted chunk to notice that its client went away and commit.
+const BUSY_WAIT: Duration = Duration::from_secs(1);
+
+fn wait_until_idle(shared: &Shared, id: &str) {
+    let deadline = Instant::now() + BUSY_WAIT;
+    while Instant::now() < deadline {
+        if !shared.state().sessions.get(id).is_some_and(|s| s.busy) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Counts body bytes that reached a session URL, whatever became of them (stored, rejected,
@@ -386,6 +406,7 @@ fn cancel(ex: &mut Exchange<'_, '_>, id: &str) -> Reply {
     if ex.content_length.unwrap_or(0) != 0 {
         return bad_request("A cancel carries no body.");
     }
+    wait_until_idle(ex.shared, id);
     let mut state = ex.shared.state();
     let session = match live_session(&mut state, id) {
         Ok(session) => session,
@@ -440,7 +461,12 @@ fn data(ex: &mut Exchange<'_, '_>, id: &str, command: Command) -> Reply {
         Some(FaultAction::DropAfter { bytes }) => (len, Some(*bytes)),
         _ => (len, None),
     };
-    let outcome = stream(&mut writer, ex, keep, len, limit);
+    let shared = ex.shared;
+    let outcome = stream(&mut writer, ex, keep, len, limit, &mut |persisted| {
+        if let Some(session) = shared.state().sessions.get_mut(id) {
+            session.received = persisted;
+        }
+    });
     commit(ex, id, command, writer, outcome)
 }
 
@@ -451,6 +477,7 @@ fn claim(
     command: Command,
     len: u64,
 ) -> Result<ObjectWriter, Reply> {
+    wait_until_idle(ex.shared, id);
     let mut state = ex.shared.state();
     let session = live_session(&mut state, id)?;
     match session.status {
@@ -471,6 +498,13 @@ fn claim(
         SessionStatus::Active | SessionStatus::Expired => {}
     }
     let status = session.status;
+    if session.busy {
+        return Err(session_error(
+            409,
+            status,
+            "Another request is still writing to this session.",
+        ));
+    }
     let offset = match ex
         .head
         .header("x-goog-upload-offset")
@@ -504,13 +538,6 @@ fn claim(
         granularity,
     ) {
         return Err(session_error(400, status, &message));
-    }
-    if session.busy {
-        return Err(session_error(
-            409,
-            status,
-            "Another request is writing to this session.",
-        ));
     }
     let Some(writer) = session.writer.take() else {
         return Err(session_error(

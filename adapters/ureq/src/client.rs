@@ -293,7 +293,15 @@ impl Client {
         )
     }
 
-    fn next_seed(&self) -> u64 {
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.inner.transport
+    }
+
+    pub(crate) fn credentials(&self) -> &Credentials {
+        &self.inner.credentials
+    }
+
+    pub(crate) fn next_seed(&self) -> u64 {
         // SplitMix64's increment spreads consecutive seeds across the whole range.
         self.inner
             .seeds
@@ -302,7 +310,7 @@ impl Client {
 }
 
 /// Opens a media file and describes it for the protocol.
-fn open_media(path: &Path) -> Result<(File, MediaFile), Error> {
+pub(crate) fn open_media(path: &Path) -> Result<(File, MediaFile), Error> {
     let mime_type = mime::for_path(path).ok_or_else(|| Error::UnknownMediaType {
         path: path.to_path_buf(),
     })?;

@@ -16,6 +16,12 @@ pub enum Error {
     /// The core ended the operation: the server refused it, broke the protocol, or a limit (retries,
     /// quota, sessions) was reached. [`gphotos_upload::Error::fault`] says who is at fault.
     Core(gphotos_upload::Error),
+    /// A Library call (`batchCreate`, `mediaItems.get`, albums, the simple upload) failed; the
+    /// server did not act on it.
+    Library(gphotos_upload::library::LibraryError),
+    /// A call that must not be repeated blindly (`batchCreate`, album calls) may or may not have
+    /// taken effect; see [`gphotos_upload::library::Ambiguity`] for how to resolve it.
+    Ambiguous(gphotos_upload::library::Ambiguity),
     /// The file (or reader) being uploaded could not be read.
     Source {
         /// The file, when the upload came from a path.
@@ -71,6 +77,8 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Core(error) => error.fmt(f),
+            Self::Library(error) => error.fmt(f),
+            Self::Ambiguous(ambiguity) => ambiguity.fmt(f),
             Self::Source {
                 path: Some(path),
                 error,
@@ -102,6 +110,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Core(error) => Some(error),
+            Self::Library(error) => Some(error),
             Self::Source { error, .. } => Some(error),
             _ => None,
         }

@@ -8,16 +8,24 @@
 //! # A script in five lines
 //!
 //! ```no_run
+//! use gphotos_upload_ureq::library::{Destination, NewMediaItem};
 //! use gphotos_upload_ureq::{Client, Credentials, Endpoint};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let endpoint = Endpoint::parse("https://photoslibrary.googleapis.com/v1/")?;
 //! let client = Client::new(endpoint, Credentials::bearer(std::env::var("GPHOTOS_ACCESS_TOKEN")?))?;
 //! let token = client.upload_file("photo.jpg")?; // resumable, survives dropped connections
-//! # let _ = token;
+//! let item = NewMediaItem::new(token).with_file_name("photo.jpg");
+//! let created = client.create_media_items(vec![item], &Destination::library())?;
+//! # let _ = created;
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! `created` tells item by item what happened: Google answers HTTP 200 even when items failed, so
+//! an item exists only when its outcome is [`library::ItemOutcome::Created`]. A `token.json` from
+//! `gphotos-upload auth login` (or Python's google-auth) works in place of the bare token:
+//! `Credentials::token_file("token.json")?` refreshes it when it expires or is refused.
 //!
 //! # Progress and crash journals
 //!
@@ -41,6 +49,13 @@
 //! # }
 //! ```
 //!
+//! # Library calls
+//!
+//! [`Client::create_media_items`], [`Client::get_media_item`], [`Client::create_album`],
+//! [`Client::add_to_album`], [`Client::upload_file_simple`] and the generic [`Client::call`] run the
+//! core's call machine: retries where they are safe, and [`Error::Ambiguous`] instead of a blind
+//! retry when a `batchCreate` or album call may already have taken effect.
+//!
 //! # Security
 //! The bearer token goes only where the core's origin policy allows ([`Endpoint::may_carry_token`]);
 //! redirects are never followed. Errors never quote tokens or session URLs. ureq itself logs full
@@ -49,6 +64,7 @@
 //!
 //! [ureq]: https://docs.rs/ureq/3
 
+mod calls;
 mod client;
 mod config;
 mod credentials;
@@ -65,6 +81,9 @@ pub use credentials::{Credentials, TokenProvider};
 pub use error::Error;
 pub use observer::{Observer, Quiet};
 
+/// The core's Library types ([`library::NewMediaItem`], [`library::Destination`], results), so that
+/// a script needs no other import.
+pub use gphotos_upload::library;
 pub use gphotos_upload::{
     AccessToken, Endpoint, GOOGLE_API_ROOT, MediaFile, Progress, RetryPolicy, Upload, UploadConfig,
     UploadToken,

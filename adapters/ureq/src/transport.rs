@@ -88,14 +88,19 @@ impl Transport {
         source: Option<&mut dyn ReadSeek>,
         on_sent: &mut dyn FnMut(u64),
     ) -> Result<Response<Vec<u8>>, Failure> {
-        let (parts, payload) = request.into_parts();
-        // The core set `Content-Length` from the payload, so ureq sends exactly that many bytes
-        // and never falls back to chunked encoding.
+        let (mut parts, payload) = request.into_parts();
+        // ureq falls back to chunked encoding for a reader without a length, which Google (and the
+        // emulator) refuse: a body always goes with its Content-Length. The core sets it; this
+        // only makes sure.
+        if !payload.is_empty() {
+            parts
+                .headers
+                .entry(http::header::CONTENT_LENGTH)
+                .or_insert_with(|| http::HeaderValue::from(payload.len()));
+        }
         let outcome = match payload {
-            Payload::Empty => self.agent.run(Request::from_parts(
-                parts,
-                SendBody::from_reader(&mut io::empty()),
-            )),
+            // No body at all: a POST keeps the core's `Content-Length: 0`, a GET sends none.
+            Payload::Empty => self.agent.run(Request::from_parts(parts, ())),
             Payload::Bytes(bytes) => self.agent.run(Request::from_parts(parts, bytes)),
             Payload::Range { offset, len } => {
                 let source = source.ok_or(Failure::NoSource)?;

@@ -198,7 +198,7 @@ impl From<SavedStep> for Step {
 /// Serialize it (serde) to survive a crash: the restored machine carries on where the original
 /// stood, treating a request that was in flight as interrupted (it queries the server) and skipping a
 /// pending backoff.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Upload {
     #[serde(with = "endpoint_text")]
     endpoint: Endpoint,
@@ -345,35 +345,46 @@ impl Upload {
         }
     }
 
-    /// Gives a failed upload another run (for example after the daily quota reset): retry counters
-    /// start afresh and the server is queried, or a session started. Cancelled, empty or finished
-    /// uploads stay as they are.
+    /// Prepares the upload to continue in a new run: after a restore from a snapshot (another
+    /// process may have sent more than the snapshot knows) or after a failure (for example once the
+    /// daily quota has reset). Retry counters start afresh and the server is queried, or a session
+    /// started. Finished uploads, and cancelled, empty or invalid ones, stay as they are.
     pub fn resume(&mut self) {
-        if let Step::Failed(ref error) = self.step {
-            if matches!(
-                error,
-                Error::Cancelled | Error::EmptyFile | Error::InvalidInput { .. }
-            ) {
-                return;
+        match self.step {
+            Step::Done(_) => return,
+            Step::Failed(ref error) => {
+                if matches!(
+                    error,
+                    Error::Cancelled | Error::EmptyFile | Error::InvalidInput { .. }
+                ) {
+                    return;
+                }
+                if matches!(
+                    error,
+                    Error::TooMuchProgress { .. } | Error::SessionsExhausted { .. }
+                ) {
+                    self.session = None;
+                    self.confirmed = 0;
+                    self.sessions = 0;
+                }
             }
-            if matches!(
-                error,
-                Error::TooMuchProgress { .. } | Error::SessionsExhausted { .. }
-            ) {
-                self.session = None;
-                self.confirmed = 0;
-                self.sessions = 0;
-            }
-            self.backoff.reset();
-            self.rewinds = 0;
-            self.refusals = 0;
-            self.auth_failures = 0;
-            self.step = Step::Ready(if self.session.is_some() {
-                Next::Query
-            } else {
-                Next::Start
-            });
+            _ => {}
         }
+        // Another process may have sent chunks after this snapshot was taken: any size up to the
+        // file's is now believable.
+        if let Some(session) = &mut self.session {
+            session.sent_end = self.file.size;
+        }
+        self.backoff.reset();
+        self.rewinds = 0;
+        self.refusals = 0;
+        self.auth_failures = 0;
+        self.cancel_requested = false;
+        self.step = Step::Ready(if self.session.is_some() {
+            Next::Query
+        } else {
+            Next::Start
+        });
     }
 
     /// Bytes confirmed so far.

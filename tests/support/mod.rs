@@ -68,6 +68,15 @@ pub struct FakeServer {
     pub script: VecDeque<Fault>,
     pub tokens: Vec<String>,
     pub requests: usize,
+    /// Tokens consumed by `batchCreate`.
+    pub used: Vec<String>,
+    /// Media items created: (id, file name, token).
+    pub items: Vec<(String, String, String)>,
+    pub albums: Vec<String>,
+    /// Sizes of the `batchCreate` calls, in order.
+    pub batches: Vec<usize>,
+    /// Scripted 429s name the per-day quota.
+    pub daily_quota: bool,
 }
 
 impl FakeServer {
@@ -79,6 +88,11 @@ impl FakeServer {
             script: script.into_iter().collect(),
             tokens: Vec::new(),
             requests: 0,
+            used: Vec::new(),
+            items: Vec::new(),
+            albums: Vec::new(),
+            batches: Vec::new(),
+            daily_quota: false,
         }
     }
 
@@ -96,11 +110,13 @@ impl FakeServer {
                 if let Some(seconds) = retry_after {
                     reply = reply.header("retry-after", seconds.to_string());
                 }
-                return Outcome::Reply(
-                    reply
-                        .body(b"{\"error\":{\"message\":\"scripted\"}}".to_vec())
-                        .unwrap(),
-                );
+                let message = if self.daily_quota && code == 429 {
+                    "Quota exceeded for quota metric 'All requests' and limit 'All requests per day'"
+                } else {
+                    "scripted"
+                };
+                let body = format!("{{\"error\":{{\"message\":\"{message}\"}}}}");
+                return Outcome::Reply(reply.body(body.into_bytes()).unwrap());
             }
             Fault::DropBefore => return Outcome::TransportError,
             Fault::Garbage => return Outcome::Reply(Response::new(b"<html>".to_vec())),
@@ -133,6 +149,33 @@ impl FakeServer {
         fault: &Fault,
     ) -> Response<Vec<u8>> {
         let command = command(request);
+        let path = request.uri().path();
+        if path.ends_with("mediaItems:batchCreate") {
+            return self.batch_create(request);
+        }
+        if path == "/v1/albums" {
+            let id = format!("album-{}", self.albums.len());
+            self.albums.push(id.clone());
+            return Response::new(format!("{{\"id\":\"{id}\",\"title\":\"t\"}}").into_bytes());
+        }
+        if protocol::text(request.headers(), &protocol::PROTOCOL) == Some("raw") {
+            let Payload::Range { offset: 0, len } = *request.body() else {
+                panic!("raw upload sends the whole file")
+            };
+            assert!(len > 0, "an empty file is never uploaded");
+            let index = self.sessions.len();
+            let token = format!("token-{index}-{}", self.tokens.len());
+            self.sessions.push(Session {
+                size: len,
+                received: len,
+                state: State::Final,
+                expired: false,
+                token: Some(token.clone()),
+                bytes_in: len,
+            });
+            self.tokens.push(token.clone());
+            return Response::new(token.into_bytes());
+        }
         let Some(index) = session else {
             assert_eq!(
                 request.uri().path(),
@@ -227,6 +270,44 @@ impl FakeServer {
             }
             other => status(400, &format!("unknown command {other}")),
         }
+    }
+
+    fn batch_create(&mut self, request: &Request<Payload>) -> Response<Vec<u8>> {
+        let Payload::Bytes(body) = request.body() else {
+            panic!("batchCreate carries JSON")
+        };
+        let json: serde_json::Value = serde_json::from_slice(body).unwrap();
+        let items = json["newMediaItems"].as_array().unwrap();
+        assert!(
+            !items.is_empty() && items.len() <= 50,
+            "1 to 50 items per call"
+        );
+        self.batches.push(items.len());
+        let mut results = Vec::new();
+        for item in items {
+            let token = item["simpleMediaItem"]["uploadToken"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let name = item["simpleMediaItem"]["fileName"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let known = self.tokens.contains(&token);
+            if !known || self.used.contains(&token) {
+                results.push(serde_json::json!({"uploadToken": token, "status": {"code": 3, "message": "Invalid upload token"}}));
+                continue;
+            }
+            self.used.push(token.clone());
+            let id = format!("item-{}", self.items.len());
+            self.items.push((id.clone(), name.clone(), token.clone()));
+            results.push(serde_json::json!({"uploadToken": token, "status": {"message": "Success"}, "mediaItem": {"id": id, "filename": name}}));
+        }
+        // Google's order is not promised: answer in reverse.
+        results.reverse();
+        Response::new(
+            serde_json::to_vec(&serde_json::json!({"newMediaItemResults": results})).unwrap(),
+        )
     }
 
     fn start(&mut self, request: &Request<Payload>) -> Response<Vec<u8>> {

@@ -78,6 +78,8 @@
 //! - [`upload`]: one file's resumable upload session, and the wire format of the protocol;
 //! - [`library`]: the Photos Library calls (`batchCreate` with per-item outcomes, `mediaItems.get`,
 //!   albums, the simple upload) on one retry machine that never repeats a creating call blindly;
+//! - [`job`]: many files at once: which uploads run, tokens grouped into `batchCreate` calls of 50,
+//!   and a journal from which a killed run resumes without creating anything twice;
 //! - [`oauth`]: scopes, `client_secret.json`, `token.json` (google-auth's format), the token refresh
 //!   and the installed-app consent flow with PKCE;
 //! - [`retry`]: the retry policy (classification, backoff with full jitter, `Retry-After`);
@@ -86,6 +88,7 @@
 
 mod endpoint;
 mod error;
+pub mod job;
 pub mod library;
 pub mod oauth;
 pub mod retry;

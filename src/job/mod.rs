@@ -313,69 +313,7 @@ impl Job {
         journal: &[Record],
         now: Now,
     ) -> Self {
-        let index: HashMap<&FileKey, usize> =
-            files.iter().enumerate().map(|(i, f)| (&f.key, i)).collect();
-        let mut states = vec![FileState::Pending; files.len()];
-        let mut album_created = None;
-        for record in journal {
-            let file = |key: &FileKey| index.get(key).copied();
-            match record {
-                Record::AlbumCreated { title, album_id } => {
-                    if config.album == AlbumChoice::Create(title.clone()) {
-                        album_created = Some(album_id.clone());
-                    }
-                }
-                Record::Session { file: key, upload } => {
-                    if let Some(i) = file(key) {
-                        states[i] = FileState::Resumable(upload.clone());
-                    }
-                }
-                Record::Uploaded {
-                    file: key,
-                    token,
-                    issued_at,
-                } => {
-                    if let Some(i) = file(key) {
-                        states[i] = FileState::Uploaded {
-                            token: token.clone(),
-                            issued_at: *issued_at,
-                            ambiguous: false,
-                            alone: false,
-                        };
-                    }
-                }
-                Record::Creating { files: keys } => {
-                    // Until an outcome follows, the call's fate is unknown.
-                    for i in keys.iter().filter_map(file) {
-                        if let FileState::Uploaded { ambiguous, .. } = &mut states[i] {
-                            *ambiguous = true;
-                        }
-                    }
-                }
-                Record::Created {
-                    file: key,
-                    media_item_id,
-                } => {
-                    if let Some(i) = file(key) {
-                        states[i] = FileState::Finished(FileOutcome::AlreadyCreated {
-                            media_item_id: media_item_id.clone(),
-                        });
-                    }
-                }
-                Record::Unconfirmed { file: key, reason } => {
-                    if let Some(i) = file(key) {
-                        states[i] = FileState::Finished(FileOutcome::Unconfirmed {
-                            reason: reason.clone(),
-                        });
-                    }
-                }
-                Record::TokenDropped { file: key } => {
-                    if let Some(i) = file(key) {
-                        states[i] = FileState::Pending;
-                    }
-                }
-            }
-        }
+        let (states, album_created) = replay(&files, &config.album, journal);
         let mut job = Self {
             endpoint,
             attempts: vec![0; files.len()],
@@ -478,7 +416,7 @@ impl Job {
         let instant = now.instant;
         match self.tasks.get_mut(&task_id) {
             Some(Task::Upload { upload, .. }) => {
-                upload.handle_response(instant, inner, response)?
+                upload.handle_response(instant, inner, response)?;
             }
             Some(Task::Simple { call, .. }) => call.handle_response(instant, inner, response)?,
             Some(Task::Batch { call, .. }) => call.handle_response(instant, inner, response)?,
@@ -506,7 +444,7 @@ impl Job {
                 upload.handle_transport_error(instant, inner, error)?;
             }
             Some(Task::Simple { call, .. }) => {
-                call.handle_transport_error(instant, inner, error)?
+                call.handle_transport_error(instant, inner, error)?;
             }
             Some(Task::Batch { call, .. }) => call.handle_transport_error(instant, inner, error)?,
             Some(Task::Album { call }) => call.handle_transport_error(instant, inner, error)?,
@@ -728,62 +666,10 @@ impl Job {
                 return;
             }
         };
-        // Ambiguous and isolated tokens go in calls of their own kind.
-        let ready: Vec<(usize, bool, bool, u64)> = (0..self.files.len())
-            .filter_map(|i| match &self.states[i] {
-                FileState::Uploaded {
-                    ambiguous,
-                    alone,
-                    issued_at,
-                    ..
-                } => Some((i, *ambiguous, *alone, *issued_at)),
-                _ => None,
-            })
-            .collect();
-        let Some(&(_, ambiguous, alone, _)) = ready.first() else {
+        let Some((files, ambiguous)) = self.due_batch(now) else {
             return;
         };
-        let size = if alone {
-            1
-        } else {
-            self.config.batch_size.clamp(1, crate::library::MAX_BATCH)
-        };
-        let group: Vec<(usize, u64)> = ready
-            .iter()
-            .filter(|(_, a, l, _)| *a == ambiguous && *l == alone)
-            .take(size)
-            .map(|(i, _, _, at)| (*i, *at))
-            .collect();
-        let more_to_come = !self.queue.is_empty() || self.uploads_running() > 0;
-        let oldest = group.iter().map(|(_, at)| *at).min().unwrap_or(now.unix);
-        let deadline = self
-            .config
-            .token_lifetime
-            .saturating_sub(self.config.token_margin)
-            .as_secs();
-        let due =
-            group.len() >= size || !more_to_come || now.unix.saturating_sub(oldest) >= deadline;
-        if !due {
-            return;
-        }
-        let items: Vec<NewMediaItem> = group
-            .iter()
-            .map(|(i, _)| {
-                let FileState::Uploaded { token, .. } = &self.states[*i] else {
-                    unreachable!("the group holds uploaded files only")
-                };
-                let spec = &self.files[*i];
-                let mut item = NewMediaItem::new(token.clone());
-                if let Some(name) = &spec.file_name {
-                    item = item.with_file_name(name.clone());
-                }
-                if let Some(description) = &spec.description {
-                    item = item.with_description(description.clone());
-                }
-                item
-            })
-            .collect();
-        let files: Vec<usize> = group.iter().map(|(i, _)| *i).collect();
+        let items: Vec<NewMediaItem> = files.iter().filter_map(|&i| self.new_item(i)).collect();
         let request = match BatchCreate::new(items, &destination) {
             Ok(request) if ambiguous => request.after_ambiguous(),
             Ok(request) => request,
@@ -817,6 +703,60 @@ impl Job {
             self.seed,
         );
         self.add_task(Task::Batch { files, call });
+    }
+
+    /// The files of the `batchCreate` call that is due, if one is, and whether it re-sends an
+    /// ambiguous call. Ambiguous and isolated tokens go in calls of their own kind.
+    fn due_batch(&self, now: Now) -> Option<(Vec<usize>, bool)> {
+        let ready: Vec<(usize, bool, bool, u64)> = (0..self.files.len())
+            .filter_map(|i| match &self.states[i] {
+                FileState::Uploaded {
+                    ambiguous,
+                    alone,
+                    issued_at,
+                    ..
+                } => Some((i, *ambiguous, *alone, *issued_at)),
+                _ => None,
+            })
+            .collect();
+        let &(_, ambiguous, alone, _) = ready.first()?;
+        let size = if alone {
+            1
+        } else {
+            self.config.batch_size.clamp(1, crate::library::MAX_BATCH)
+        };
+        let group: Vec<(usize, u64)> = ready
+            .iter()
+            .filter(|(_, a, l, _)| *a == ambiguous && *l == alone)
+            .take(size)
+            .map(|(i, _, _, at)| (*i, *at))
+            .collect();
+        let more_to_come = !self.queue.is_empty() || self.uploads_running() > 0;
+        let oldest = group.iter().map(|(_, at)| *at).min().unwrap_or(now.unix);
+        let deadline = self
+            .config
+            .token_lifetime
+            .saturating_sub(self.config.token_margin)
+            .as_secs();
+        let due =
+            group.len() >= size || !more_to_come || now.unix.saturating_sub(oldest) >= deadline;
+        due.then(|| (group.into_iter().map(|(i, _)| i).collect(), ambiguous))
+    }
+
+    /// The `batchCreate` item of an uploaded file.
+    fn new_item(&self, file: usize) -> Option<NewMediaItem> {
+        let FileState::Uploaded { token, .. } = &self.states[file] else {
+            return None;
+        };
+        let spec = &self.files[file];
+        let mut item = NewMediaItem::new(token.clone());
+        if let Some(name) = &spec.file_name {
+            item = item.with_file_name(name.clone());
+        }
+        if let Some(description) = &spec.description {
+            item = item.with_description(description.clone());
+        }
+        Some(item)
     }
 
     fn add_task(&mut self, task: Task) {
@@ -897,7 +837,7 @@ impl Job {
                 self.finish(file, FileOutcome::Failed(FileError::Library(error)));
             }
             (Task::Batch { files, .. }, TaskEnd::Created(created)) => {
-                self.on_created(&files, created)
+                self.on_created(&files, created);
             }
             (Task::Batch { files, .. }, TaskEnd::CallFailed(error)) => {
                 self.stop_if_fatal_library(&error);
@@ -1013,7 +953,7 @@ impl Job {
                     self.finish(file, FileOutcome::Unconfirmed { reason });
                 }
                 ItemOutcome::NoResult => {
-                    self.retry_ambiguous(file, "the reply held no result for it")
+                    self.retry_ambiguous(file, "the reply held no result for it");
                 }
             }
         }
@@ -1045,6 +985,78 @@ impl Job {
             }
         }
     }
+}
+
+/// Where each file stands after the journal's records, and the album a previous run created.
+fn replay(
+    files: &[JobFile],
+    album: &AlbumChoice,
+    journal: &[Record],
+) -> (Vec<FileState>, Option<String>) {
+    let index: HashMap<&FileKey, usize> =
+        files.iter().enumerate().map(|(i, f)| (&f.key, i)).collect();
+    let mut states = vec![FileState::Pending; files.len()];
+    let mut album_created = None;
+    for record in journal {
+        let file = |key: &FileKey| index.get(key).copied();
+        match record {
+            Record::AlbumCreated { title, album_id } => {
+                if *album == AlbumChoice::Create(title.clone()) {
+                    album_created = Some(album_id.clone());
+                }
+            }
+            Record::Session { file: key, upload } => {
+                if let Some(i) = file(key) {
+                    states[i] = FileState::Resumable(upload.clone());
+                }
+            }
+            Record::Uploaded {
+                file: key,
+                token,
+                issued_at,
+            } => {
+                if let Some(i) = file(key) {
+                    states[i] = FileState::Uploaded {
+                        token: token.clone(),
+                        issued_at: *issued_at,
+                        ambiguous: false,
+                        alone: false,
+                    };
+                }
+            }
+            Record::Creating { files: keys } => {
+                // Until an outcome follows, the call's fate is unknown.
+                for i in keys.iter().filter_map(file) {
+                    if let FileState::Uploaded { ambiguous, .. } = &mut states[i] {
+                        *ambiguous = true;
+                    }
+                }
+            }
+            Record::Created {
+                file: key,
+                media_item_id,
+            } => {
+                if let Some(i) = file(key) {
+                    states[i] = FileState::Finished(FileOutcome::AlreadyCreated {
+                        media_item_id: media_item_id.clone(),
+                    });
+                }
+            }
+            Record::Unconfirmed { file: key, reason } => {
+                if let Some(i) = file(key) {
+                    states[i] = FileState::Finished(FileOutcome::Unconfirmed {
+                        reason: reason.clone(),
+                    });
+                }
+            }
+            Record::TokenDropped { file: key } => {
+                if let Some(i) = file(key) {
+                    states[i] = FileState::Pending;
+                }
+            }
+        }
+    }
+    (states, album_created)
 }
 
 /// Maps a Library call's action onto the job's task step.

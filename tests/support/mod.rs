@@ -142,6 +142,8 @@ impl FakeServer {
         }
     }
 
+    // One match over the protocol's commands reads best as one function, like a server's router.
+    #[allow(clippy::too_many_lines)]
     fn process(
         &mut self,
         request: &Request<Payload>,
@@ -159,22 +161,7 @@ impl FakeServer {
             return Response::new(format!("{{\"id\":\"{id}\",\"title\":\"t\"}}").into_bytes());
         }
         if protocol::text(request.headers(), &protocol::PROTOCOL) == Some("raw") {
-            let Payload::Range { offset: 0, len } = *request.body() else {
-                panic!("raw upload sends the whole file")
-            };
-            assert!(len > 0, "an empty file is never uploaded");
-            let index = self.sessions.len();
-            let token = format!("token-{index}-{}", self.tokens.len());
-            self.sessions.push(Session {
-                size: len,
-                received: len,
-                state: State::Final,
-                expired: false,
-                token: Some(token.clone()),
-                bytes_in: len,
-            });
-            self.tokens.push(token.clone());
-            return Response::new(token.into_bytes());
+            return self.raw_upload(request);
         }
         let Some(index) = session else {
             assert_eq!(
@@ -270,6 +257,25 @@ impl FakeServer {
             }
             other => status(400, &format!("unknown command {other}")),
         }
+    }
+
+    fn raw_upload(&mut self, request: &Request<Payload>) -> Response<Vec<u8>> {
+        let Payload::Range { offset: 0, len } = *request.body() else {
+            panic!("raw upload sends the whole file")
+        };
+        assert!(len > 0, "an empty file is never uploaded");
+        let index = self.sessions.len();
+        let token = format!("token-{index}-{}", self.tokens.len());
+        self.sessions.push(Session {
+            size: len,
+            received: len,
+            state: State::Final,
+            expired: false,
+            token: Some(token.clone()),
+            bytes_in: len,
+        });
+        self.tokens.push(token.clone());
+        Response::new(token.into_bytes())
     }
 
     fn batch_create(&mut self, request: &Request<Payload>) -> Response<Vec<u8>> {

@@ -112,7 +112,7 @@ impl Run {
                     match server.handle(&request) {
                         Outcome::Reply(reply) => job.handle_response(self.now, id, &reply).unwrap(),
                         Outcome::TransportError => {
-                            job.handle_transport_error(self.now, id, &"reset").unwrap()
+                            job.handle_transport_error(self.now, id, &"reset").unwrap();
                         }
                     }
                     self.drain(job);
@@ -249,10 +249,9 @@ fn daily_quota_stops_the_run_and_a_rerun_finishes_it() {
         .filter(|o| {
             matches!(
                 o,
-                Some(
-                    FileOutcome::Failed(FileError::Stopped(_))
-                        | FileOutcome::Failed(FileError::Library(_))
-                )
+                Some(FileOutcome::Failed(
+                    FileError::Stopped(_) | FileError::Library(_)
+                ))
             )
         })
         .count();

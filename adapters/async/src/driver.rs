@@ -18,8 +18,8 @@ use crate::{Authorizer, DriveError, Source, Transport};
 /// Cheap to share: every method takes `&self`, so one driver serves any number of uploads at once.
 #[derive(Debug, Clone)]
 pub struct Driver<T, A> {
-    transport: T,
-    auth: A,
+    pub(crate) transport: T,
+    pub(crate) auth: A,
 }
 
 /// What a request carried, for the refresh that may follow it.
@@ -246,7 +246,7 @@ impl Source for NoSource {
 
 /// Reads `len` bytes at `offset` into `buffer`, growing it only when a chunk is larger than any
 /// before (so it is zeroed once, not per chunk).
-async fn read_range<'b, S: Source>(
+pub(crate) async fn read_range<'b, S: Source>(
     source: &mut S,
     offset: u64,
     len: u64,

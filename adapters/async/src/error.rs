@@ -24,6 +24,9 @@ pub enum DriveError {
     Source(io::Error),
     /// No usable access token.
     Auth(AuthError),
+    /// A job's journal record could not be persisted; the run stopped so that a rerun cannot
+    /// create anything twice.
+    Journal(io::Error),
     /// The machine already had a request in flight that this driver did not send (it was driven by
     /// hand and that request's outcome was never handed back). Hand it back, or restore the machine
     /// from a snapshot, which counts such a request as interrupted.
@@ -41,6 +44,11 @@ impl fmt::Display for DriveError {
                 "could not read the file: {error}; the upload is kept and a rerun resumes it"
             ),
             Self::Auth(error) => error.fmt(f),
+            Self::Journal(error) => write!(
+                f,
+                "could not write the job's journal: {error}; the run stopped, and a rerun resumes \
+                 from what the journal holds"
+            ),
             Self::ForeignRequestInFlight => write!(
                 f,
                 "the machine is waiting for the outcome of a request this driver did not send; \
@@ -55,7 +63,7 @@ impl std::error::Error for DriveError {
         match self {
             Self::Upload(error) => Some(error),
             Self::Library(error) => Some(error),
-            Self::Source(error) => Some(error),
+            Self::Source(error) | Self::Journal(error) => Some(error),
             Self::Auth(error) => Some(error),
             Self::Ambiguous(_) | Self::ForeignRequestInFlight => None,
         }

@@ -12,8 +12,10 @@
 //!   memory is bounded by concurrency times chunk size, never by file size. Sources exist for
 //!   blocking readers ([`BlockingSource`]), `futures-io` readers ([`AsyncSource`]) and, with
 //!   `hyper`, tokio files (`TokioSource`, `TokioFile`).
-//! - **Many files.** [`Driver::upload_many`] runs any number of uploads inside one future with a
-//!   concurrency limit; nothing is spawned.
+//! - **Many files.** [`Driver::run_job`] runs the core's multi-file `job::Job` (uploads with a
+//!   concurrency limit, tokens grouped into `batchCreate` calls, the album, the journal from which a
+//!   killed run resumes) inside one future; nothing is spawned. [`Driver::upload_many`] is the
+//!   lighter form: many uploads with a concurrency limit, returning their upload tokens.
 //! - **Cancellation safe.** Drivers borrow the machine (`&mut Upload`), so the caller keeps it.
 //!   Dropping a driver future, even mid-chunk, leaves the machine counting that request as
 //!   interrupted; running the driver again (or restoring the machine's serde snapshot in a new
@@ -63,6 +65,7 @@ mod auth;
 mod driver;
 mod error;
 mod in_flight;
+mod job;
 mod oauth;
 mod source;
 mod transport;
@@ -70,6 +73,7 @@ mod transport;
 pub use auth::{AuthError, Authorizer, NoToken, StaticToken};
 pub use driver::Driver;
 pub use error::DriveError;
+pub use job::JobObserver;
 pub use oauth::{OAuthTokens, SaveTokenFile, exchange_token};
 pub use source::{AsyncSource, BlockingSource, Source};
 pub use transport::{MAX_RESPONSE_BODY, Transport};

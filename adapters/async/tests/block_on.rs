@@ -72,6 +72,21 @@ fn oauth_refresh_through_the_token_endpoint() {
     ));
 }
 
+#[test]
+fn job_many_files() {
+    block_on(scenarios::job_many_files(StdTransport::new(), false));
+}
+
+#[test]
+fn job_many_files_under_random_faults() {
+    block_on(scenarios::job_many_files(StdTransport::new(), true));
+}
+
+#[test]
+fn job_resumes_from_its_journal() {
+    block_on(scenarios::job_resumes_from_its_journal(StdTransport::new()));
+}
+
 /// The third chunk stops half-way on the wire; the driver future is dropped there.
 fn drop_mid_chunk(snapshot: bool) {
     let reached = Signal::default();

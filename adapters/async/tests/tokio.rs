@@ -71,6 +71,21 @@ async fn oauth_refresh_through_the_token_endpoint() {
     scenarios::oauth_refresh_through_the_token_endpoint(HyperTransport::new()).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_many_files() {
+    scenarios::job_many_files(HyperTransport::new(), false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_many_files_under_random_faults() {
+    scenarios::job_many_files(HyperTransport::new(), true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_resumes_from_its_journal() {
+    scenarios::job_resumes_from_its_journal(HyperTransport::new()).await;
+}
+
 /// The third chunk is handed to hyper and the server sits on it (it stalls before answering); the
 /// driver future is dropped while the request is in flight.
 async fn drop_mid_chunk(snapshot: bool) {

@@ -7,14 +7,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use gphotos_emulator::{Config, Emulator, FaultRule, RandomFaults, RequestKind};
+use gphotos_upload::job::{
+    AlbumChoice, FileKey, FileOutcome, Job, JobConfig, JobFile, Now, Record,
+};
 use gphotos_upload::library::{BatchCreate, Call, Destination, NewMediaItem};
 use gphotos_upload::oauth::{Consent, OAuthClient, Scope};
 use gphotos_upload::{
     AccessToken, ClientSecret, Endpoint, Error, MediaFile, Phase, RetryPolicy, Upload, UploadConfig,
 };
 use gphotos_upload_async::{
-    AuthError, Authorizer, BlockingSource, DriveError, Driver, OAuthTokens, StaticToken, Transport,
-    exchange_token,
+    AuthError, Authorizer, BlockingSource, DriveError, Driver, JobObserver, OAuthTokens,
+    StaticToken, Transport, exchange_token,
 };
 
 use super::{Observed, until};
@@ -532,4 +535,195 @@ where
     let state = emu.inspect();
     assert_eq!(state.sessions.len(), 1, "the same session was resumed");
     assert_stored(&emu, &[("dropped.jpg".into(), bytes)]);
+}
+
+/// Keeps the journal in memory, counts finished files, and fires `stop` after `stop_after` of them.
+#[derive(Default)]
+struct Journal {
+    records: Vec<Record>,
+    finished: usize,
+    stop_after: Option<(usize, super::Signal)>,
+}
+
+impl JobObserver for Journal {
+    async fn journal(&mut self, record: Record) -> std::io::Result<()> {
+        // What a file journal would hold: each record survives a round trip through its line.
+        let line = record.to_line();
+        let parsed = Record::parse_journal(&line).expect("a record reads back");
+        self.records.extend(parsed);
+        Ok(())
+    }
+
+    fn finished(&mut self, _index: usize, _outcome: &FileOutcome) {
+        self.finished += 1;
+        if let Some((after, signal)) = &self.stop_after
+            && self.finished >= *after
+        {
+            signal.fire();
+        }
+    }
+}
+
+fn job_files(count: usize) -> (Vec<JobFile>, Vec<(String, Vec<u8>)>) {
+    let contents: Vec<(String, Vec<u8>)> = (0..count)
+        .map(|i| {
+            let len = 1 + (i * 7919) % (3 * CHUNK);
+            (format!("job-{i:02}.jpg"), data(len, 200 + i as u64))
+        })
+        .collect();
+    let files = contents
+        .iter()
+        .map(|(name, bytes)| JobFile {
+            key: FileKey {
+                path: format!("/photos/{name}"),
+                size: bytes.len() as u64,
+                modified: 1,
+            },
+            mime_type: "image/jpeg".into(),
+            file_name: Some(name.clone()),
+            description: None,
+        })
+        .collect();
+    (files, contents)
+}
+
+fn job_now() -> Now {
+    Now {
+        instant: Instant::now(),
+        unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs(),
+    }
+}
+
+fn job_config() -> JobConfig {
+    JobConfig {
+        concurrency: 8,
+        album: AlbumChoice::Create("Trip".into()),
+        upload: UploadConfig {
+            chunk_size: CHUNK as u64,
+            retry: quick_retry(),
+            ..UploadConfig::default()
+        },
+        simple_upload_max: CHUNK as u64,
+        ..JobConfig::default()
+    }
+}
+
+fn assert_album(emu: &Emulator, files: usize) {
+    let state = emu.inspect();
+    assert_eq!(state.albums.len(), 1, "the album was created once");
+    assert_eq!(state.albums[0].title, "Trip");
+    assert_eq!(
+        state.albums[0].media_item_ids.len(),
+        files,
+        "every item is in the album"
+    );
+}
+
+/// The core's multi-file job over 40 files, eight at a time, optionally under random faults:
+/// one album, one media item per file, byte-exact, never more than eight uploads plus the one
+/// creating call the job allows in flight.
+pub async fn job_many_files<T: Transport>(transport: T, random_faults: bool) {
+    let emu = emulator_with(Config {
+        random_faults: random_faults.then_some(RandomFaults {
+            seed: 11,
+            probability: 0.05,
+        }),
+        ..Config::default()
+    });
+    let endpoint = Endpoint::parse(&emu.base_url()).expect("the emulator's root is a URL");
+    let (files, contents) = job_files(40);
+    let mut job = Job::new(endpoint, files, job_config(), &[], job_now());
+    let driver = Driver::new(Observed::new(transport), token());
+    let mut journal = Journal::default();
+    let outcomes = driver
+        .run_job(
+            &mut job,
+            |index, _| BlockingSource(std::io::Cursor::new(contents[index].1.clone())),
+            &mut journal,
+        )
+        .await
+        .expect("the job runs");
+    for (outcome, (name, _)) in outcomes.iter().zip(&contents) {
+        assert!(
+            matches!(outcome, FileOutcome::Created { .. }),
+            "{name}: {outcome:?}"
+        );
+    }
+    assert_eq!(journal.finished, 40);
+    assert_media_items(&emu, &contents);
+    assert_album(&emu, 40);
+    let tally = &driver.transport().tally;
+    let max = tally.max_in_flight.load(Ordering::SeqCst);
+    assert!(
+        max <= 9,
+        "at most 8 uploads and 1 call in flight, saw {max}"
+    );
+    assert!(
+        max >= 2,
+        "requests overlapped (saw {max} in flight at most)"
+    );
+    assert!(tally.max_body.load(Ordering::SeqCst) <= CHUNK);
+}
+
+/// A job run (batches of 8) dropped once ten files are media items, with others mid-upload or
+/// waiting for their batch, resumes in a new `Job` built from its journal, as a new process would:
+/// nothing is created twice and every file arrives.
+pub async fn job_resumes_from_its_journal<T: Transport>(transport: T) {
+    let emu = emulator();
+    let endpoint = Endpoint::parse(&emu.base_url()).expect("the emulator's root is a URL");
+    let (files, contents) = job_files(40);
+    let driver = Driver::new(transport, token());
+    let open =
+        |index: usize, _: &JobFile| BlockingSource(std::io::Cursor::new(contents[index].1.clone()));
+
+    let stop = super::Signal::default();
+    let mut journal = Journal {
+        stop_after: Some((10, stop.clone())),
+        ..Journal::default()
+    };
+    let config = JobConfig {
+        batch_size: 8,
+        ..job_config()
+    };
+    let mut job = Job::new(
+        endpoint.clone(),
+        files.clone(),
+        config.clone(),
+        &[],
+        job_now(),
+    );
+    let first = until(driver.run_job(&mut job, open, &mut journal), stop.wait()).await;
+    assert!(first.is_none(), "the run was dropped before it finished");
+    let created_before = emu.inspect().media_items.len();
+    assert!(
+        created_before < 40,
+        "dropped mid-job ({created_before} items)"
+    );
+
+    // A later run, in a "new process": only the journal survives.
+    driver
+        .transport()
+        .sleep_until(Instant::now() + Duration::from_millis(200))
+        .await;
+    let records = std::mem::take(&mut journal.records);
+    let mut job = Job::new(endpoint, files, config, &records, job_now());
+    let mut journal = Journal::default();
+    let outcomes = driver
+        .run_job(&mut job, open, &mut journal)
+        .await
+        .expect("the resumed job runs");
+    for (outcome, (name, _)) in outcomes.iter().zip(&contents) {
+        assert!(
+            matches!(
+                outcome,
+                FileOutcome::Created { .. } | FileOutcome::AlreadyCreated { .. }
+            ),
+            "{name}: {outcome:?}"
+        );
+    }
+    assert_media_items(&emu, &contents);
+    assert_album(&emu, 40);
 }

@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::fmt::Write;
 use std::time::Instant;
 
 use gphotos_upload::job::{FileKey, Job, JobAction, JobConfig, JobEvent, JobFile, Now, Record};
@@ -76,7 +77,7 @@ fn job_events_and_journal_records_hide_secrets() {
     let mut shown = String::new();
     loop {
         let action = job.poll_action(now);
-        shown.push_str(&format!("{action:?}"));
+        write!(shown, "{action:?}").unwrap();
         while let Some(event) = job.poll_event() {
             if let JobEvent::Journal(Record::Uploaded { token, .. }) = &event {
                 assert!(
@@ -84,7 +85,7 @@ fn job_events_and_journal_records_hide_secrets() {
                     "the journal holds the token itself"
                 );
             }
-            shown.push_str(&format!("{event:?}"));
+            write!(shown, "{event:?}").unwrap();
         }
         match action {
             JobAction::Send(t) => {

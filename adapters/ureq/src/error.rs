@@ -46,6 +46,9 @@ pub enum Error {
         /// What went wrong and what to do.
         reason: String,
     },
+    /// A job's journal record could not be made durable; the run stopped so that a rerun cannot
+    /// lose track of an upload or create an item twice.
+    Journal(io::Error),
     /// The adapter was configured or driven wrongly.
     Misuse {
         /// What is wrong.
@@ -101,6 +104,11 @@ impl fmt::Display for Error {
             Self::TokenFile { path, reason } => {
                 write!(f, "token file {}: {reason}", path.display())
             }
+            Self::Journal(error) => write!(
+                f,
+                "cannot write the journal: {error}; free disk space or fix its permissions, then \
+                 rerun the same command to resume"
+            ),
             Self::Misuse { reason } => write!(f, "gphotos-upload-ureq was used wrongly: {reason}"),
         }
     }
@@ -111,7 +119,7 @@ impl std::error::Error for Error {
         match self {
             Self::Core(error) => Some(error),
             Self::Library(error) => Some(error),
-            Self::Source { error, .. } => Some(error),
+            Self::Source { error, .. } | Self::Journal(error) => Some(error),
             _ => None,
         }
     }

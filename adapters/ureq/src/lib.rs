@@ -70,6 +70,7 @@ mod config;
 mod credentials;
 mod drive;
 mod error;
+mod job;
 pub mod mime;
 pub mod oauth;
 mod observer;
@@ -79,6 +80,7 @@ pub use client::{Client, ClientBuilder, media_file};
 pub use config::{DEFAULT_IO_BUFFER, DEFAULT_MAX_REPLY_BYTES, Timeouts};
 pub use credentials::{Credentials, TokenProvider};
 pub use error::Error;
+pub use job::JobObserver;
 pub use observer::{Observer, Quiet};
 
 /// The core's Library types ([`library::NewMediaItem`], [`library::Destination`], results), so that

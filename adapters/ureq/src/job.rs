@@ -1,0 +1,273 @@
+//! The multi-file job on worker threads: the core's [`Job`] decides what to send, in what order,
+//! what to journal and when to create items; this module performs its requests on a pool of
+//! threads, streams chunk bytes from the files, and hands back replies.
+//!
+//! The journal comes first: every record the job emits is handed to [`JobObserver::journal`] (which
+//! must make it durable) before the next request is performed, so a process killed at any moment
+//! resumes from its journal without losing or duplicating anything.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use gphotos_upload::job::{FileOutcome, Job, JobAction, JobEvent, JobProgress, Now, Record};
+use gphotos_upload::{Payload, RequestId};
+use http::{Request, Response};
+
+use crate::drive::Authorizer;
+use crate::transport::{Failure, Transport};
+use crate::{Client, Error};
+
+/// How often a waiting runner wakes to refresh progress displays.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Hears what a job does: journal records to persist, files that finished, and progress.
+pub trait JobObserver {
+    /// Makes `record` durable (append and fsync, or write-and-rename). The runner performs no further
+    /// request until this returns.
+    ///
+    /// # Errors
+    /// The write failed: the run stops, since continuing without a journal could lose track of an
+    /// upload or create an item twice on a rerun.
+    fn journal(&mut self, record: &Record) -> io::Result<()>;
+
+    /// The file at `index` of [`Job::files`] has its outcome for this run.
+    fn finished(&mut self, job: &Job, index: usize, outcome: &FileOutcome) {
+        let _ = (job, index, outcome);
+    }
+
+    /// Called after each step and at least every 100 ms while requests are out: `progress` is the
+    /// job's own count, `unconfirmed` the bytes sent in requests still awaiting their reply (they
+    /// keep a rate display moving during long chunks; a fault can make some go out again).
+    fn tick(&mut self, progress: &JobProgress, unconfirmed: u64) {
+        let _ = (progress, unconfirmed);
+    }
+}
+
+/// The current time as the job wants it.
+fn now() -> Now {
+    Now {
+        instant: Instant::now(),
+        unix: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    }
+}
+
+/// One request for a worker.
+struct Work {
+    id: RequestId,
+    request: Request<Payload>,
+    /// The file a `Payload::Range` is read from.
+    file: Option<PathBuf>,
+    /// Bytes of the body sent so far, for progress.
+    sent: Arc<AtomicU64>,
+}
+
+/// A worker's report.
+struct Done {
+    id: RequestId,
+    outcome: Result<Response<Vec<u8>>, Failure>,
+}
+
+impl Client {
+    /// Runs `job` to its end with `workers` threads performing its requests (at least the job's
+    /// concurrency, plus one for the `batchCreate` calls that run beside uploads).
+    ///
+    /// File bytes are read from the paths in each file's [`gphotos_upload::job::FileKey::path`].
+    ///
+    /// # Errors
+    /// [`Error::Journal`] when the observer could not persist a record, [`Error::Credentials`] (or
+    /// another credentials error) when no access token can be had. The job's per-file failures are
+    /// not errors: they come to [`JobObserver::finished`]. After an error the job's remaining files
+    /// have no outcome; the journal lets a rerun resume them.
+    pub fn run_job(
+        &self,
+        job: &mut Job,
+        workers: usize,
+        observer: &mut dyn JobObserver,
+    ) -> Result<(), Error> {
+        let (work_tx, work_rx) = mpsc::channel::<Work>();
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        let (done_tx, done_rx) = mpsc::channel::<Done>();
+        let transport = self.transport();
+        thread::scope(|scope| {
+            for n in 0..workers.max(1) {
+                let work_rx = Arc::clone(&work_rx);
+                let done_tx = done_tx.clone();
+                let spawned = thread::Builder::new()
+                    .name(format!("gphotos-upload-{n}"))
+                    .spawn_scoped(scope, move || worker(transport, &work_rx, &done_tx));
+                if let Err(error) = spawned {
+                    // Fewer workers only slow the run down, but none at all would stall it.
+                    if n == 0 {
+                        return Err(Error::misuse(format!(
+                            "cannot start a worker thread: {error}"
+                        )));
+                    }
+                    break;
+                }
+            }
+            drop(done_tx);
+            let mut runner = Runner {
+                auth: Authorizer::new(self.credentials()),
+                work: work_tx,
+                done: done_rx,
+                in_flight: HashMap::new(),
+            };
+            let result = runner.drive(job, observer);
+            // Dropping the sender lets the workers finish their request and leave.
+            drop(runner);
+            result
+        })
+    }
+}
+
+struct Runner<'a> {
+    auth: Authorizer<'a>,
+    work: Sender<Work>,
+    done: Receiver<Done>,
+    in_flight: HashMap<RequestId, Arc<AtomicU64>>,
+}
+
+impl Runner<'_> {
+    fn drive(&mut self, job: &mut Job, observer: &mut dyn JobObserver) -> Result<(), Error> {
+        loop {
+            // Replies that arrived while the previous request went out.
+            while let Ok(done) = self.done.try_recv() {
+                self.feed(job, done)?;
+            }
+            self.flush(job, observer)?;
+            let action = job.poll_action(now());
+            // Records the poll produced (such as "about to create these items") are durable
+            // before the request they announce is performed.
+            self.flush(job, observer)?;
+            match action {
+                JobAction::Send(send) => {
+                    let id = send.transmit.id;
+                    let file = send
+                        .file
+                        .and_then(|index| job.files().get(index))
+                        .map(|file| PathBuf::from(&file.key.path));
+                    let request = self.auth.authorize(send.transmit)?;
+                    let sent = Arc::new(AtomicU64::new(0));
+                    self.in_flight.insert(id, Arc::clone(&sent));
+                    let work = Work {
+                        id,
+                        request,
+                        file,
+                        sent,
+                    };
+                    if self.work.send(work).is_err() {
+                        return Err(Error::misuse("the worker threads are gone"));
+                    }
+                }
+                JobAction::WaitUntil(until) => {
+                    let wait = until.saturating_duration_since(Instant::now()).min(TICK);
+                    self.wait(job, wait)?;
+                }
+                JobAction::AwaitReply => self.wait(job, TICK)?,
+                JobAction::RefreshToken => {
+                    self.auth.refresh()?;
+                    job.token_refreshed();
+                }
+                JobAction::Finished => {
+                    self.flush(job, observer)?;
+                    observer.tick(&job.progress(), 0);
+                    return Ok(());
+                }
+            }
+            observer.tick(&job.progress(), self.unconfirmed());
+        }
+    }
+
+    /// Waits up to `wait` for a reply and feeds it to the job.
+    fn wait(&mut self, job: &mut Job, wait: Duration) -> Result<(), Error> {
+        if wait.is_zero() {
+            return Ok(());
+        }
+        match self.done.recv_timeout(wait) {
+            Ok(done) => self.feed(job, done),
+            Err(RecvTimeoutError::Timeout) => Ok(()),
+            Err(RecvTimeoutError::Disconnected) => {
+                if self.in_flight.is_empty() {
+                    Ok(())
+                } else {
+                    Err(Error::misuse("the worker threads are gone"))
+                }
+            }
+        }
+    }
+
+    fn feed(&mut self, job: &mut Job, done: Done) -> Result<(), Error> {
+        self.in_flight.remove(&done.id);
+        let now = now();
+        match done.outcome {
+            Ok(reply) => job.handle_response(now, done.id, &reply)?,
+            // Whether the request may have reached the server or not, the job asks the server where
+            // it stands before sending again (and never repeats a creating call blindly).
+            Err(Failure::Network(what) | Failure::Unsent(what)) => {
+                job.handle_transport_error(now, done.id, &what)?;
+            }
+            Err(failure @ (Failure::Source(_) | Failure::NoSource)) => {
+                job.handle_transport_error(now, done.id, &failure)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands every pending event to the observer, journal records first in order.
+    fn flush(&mut self, job: &mut Job, observer: &mut dyn JobObserver) -> Result<(), Error> {
+        while let Some(event) = job.poll_event() {
+            match event {
+                JobEvent::Journal(record) => observer.journal(&record).map_err(Error::Journal)?,
+                JobEvent::FileFinished { index, outcome } => {
+                    observer.finished(job, index, &outcome);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn unconfirmed(&self) -> u64 {
+        self.in_flight
+            .values()
+            .map(|sent| sent.load(Ordering::Relaxed))
+            .sum()
+    }
+}
+
+/// Performs requests until the runner hangs up.
+fn worker(transport: &Transport, work: &Mutex<Receiver<Work>>, done: &Sender<Done>) {
+    loop {
+        let next = work.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        let Ok(Work {
+            id,
+            request,
+            file,
+            sent,
+        }) = next
+        else {
+            return;
+        };
+        let on_sent = &mut |n: u64| {
+            sent.fetch_add(n, Ordering::Relaxed);
+        };
+        let outcome = match (request.body(), file) {
+            (Payload::Range { .. }, Some(path)) => match File::open(&path) {
+                Ok(mut source) => transport.perform(request, Some(&mut source), on_sent),
+                Err(error) => Err(Failure::Source(error)),
+            },
+            _ => transport.perform(request, None, on_sent),
+        };
+        if done.send(Done { id, outcome }).is_err() {
+            return;
+        }
+    }
+}

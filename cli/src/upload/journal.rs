@@ -1,0 +1,174 @@
+//! The journal file: JSON lines, appended and fsynced one record at a time, readable only by the
+//! user (it holds upload tokens and session URLs, which are secrets).
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use gphotos_upload::Endpoint;
+use gphotos_upload::job::Record;
+use sha2::{Digest, Sha256};
+
+use crate::failure::Failure;
+use crate::places::journal_dir;
+
+/// An open journal.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+}
+
+impl Journal {
+    /// Opens (creating it, mode 0600, with its directory) the journal at `path` and reads the
+    /// records of earlier runs.
+    ///
+    /// # Errors
+    /// A runtime failure when it cannot be opened or read, or is damaged.
+    pub fn open(path: &Path) -> Result<(Self, Vec<Record>), Failure> {
+        let fail = |what: &str, error: &dyn std::fmt::Display| {
+            Failure::failed(format!("journal {}: {what}: {error}", path.display()))
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir).map_err(|e| fail("cannot create its directory", &e))?;
+        }
+        let mut options = OpenOptions::new();
+        options.read(true).append(true).create(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(path).map_err(|e| fail("cannot open it", &e))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| fail("cannot read it", &e))?;
+        let records = Record::parse_journal(&bytes).map_err(|e| fail("damaged", &e))?;
+        // A torn last line (the process died while writing it; its step never happened) is cut
+        // off, so that the next record does not glue itself to it.
+        if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+            let keep = bytes
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |at| at + 1);
+            file.set_len(keep as u64)
+                .and_then(|()| file.sync_data())
+                .map_err(|e| fail("cannot repair its torn last line", &e))?;
+        }
+        Ok((
+            Self {
+                path: path.to_path_buf(),
+                file,
+            },
+            records,
+        ))
+    }
+
+    /// Appends `record` and waits until it is on disk.
+    ///
+    /// # Errors
+    /// The write or the sync failed.
+    pub fn append(&mut self, record: &Record) -> io::Result<()> {
+        self.file.write_all(&record.to_line())?;
+        self.file.sync_data()
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// The default journal of an upload: named by a hash of the endpoint, the inputs (canonical, in
+/// sorted order) and the album, so the same command finds the same journal and another command
+/// gets its own.
+///
+/// # Errors
+/// A usage failure when the user has no state directory.
+pub fn default_path(
+    endpoint: &Endpoint,
+    inputs: &[PathBuf],
+    album: &str,
+) -> Result<PathBuf, Failure> {
+    let mut canonical: Vec<String> = inputs
+        .iter()
+        .map(|p| {
+            std::fs::canonicalize(p)
+                .unwrap_or_else(|_| p.clone())
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    canonical.sort();
+    canonical.dedup();
+    let mut hash = Sha256::new();
+    hash.update(endpoint.to_string().as_bytes());
+    for path in &canonical {
+        hash.update([0]);
+        hash.update(path.as_bytes());
+    }
+    hash.update([1]);
+    hash.update(album.as_bytes());
+    let digest = hash.finalize();
+    let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    Ok(journal_dir()?.join(format!("{name}.jsonl")))
+}
+
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_survive_a_reopen_and_a_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j/journal.jsonl");
+        let record = Record::AlbumCreated {
+            title: "t".into(),
+            album_id: "a1".into(),
+        };
+        {
+            let (mut journal, old) = Journal::open(&path).unwrap();
+            assert!(old.is_empty());
+            journal.append(&record).unwrap();
+        }
+        // A crash in the middle of the next line.
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(b"{\"record\":\"crea").unwrap();
+        drop(file);
+        let (mut journal, old) = Journal::open(&path).unwrap();
+        assert_eq!(old, vec![record.clone()]);
+        journal.append(&record).unwrap();
+        let (_, old) = Journal::open(&path).unwrap();
+        assert_eq!(old, vec![record.clone(), record]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn default_paths_differ_by_endpoint_inputs_and_album() {
+        let google = Endpoint::google();
+        let local = Endpoint::parse("http://127.0.0.1:9/v1/").unwrap();
+        let a = vec![PathBuf::from("/nonexistent/a")];
+        let b = vec![PathBuf::from("/nonexistent/b")];
+        let p = |e: &Endpoint, i: &[PathBuf], album: &str| default_path(e, i, album).unwrap();
+        assert_eq!(p(&google, &a, ""), p(&google, &a, ""));
+        assert_ne!(p(&google, &a, ""), p(&local, &a, ""));
+        assert_ne!(p(&google, &a, ""), p(&google, &b, ""));
+        assert_ne!(p(&google, &a, ""), p(&google, &a, "title:x"));
+    }
+}

@@ -93,7 +93,7 @@ pub struct UploadArgs {
     pub journal: Option<PathBuf>,
 
     /// Print one JSON object per input file on stdout:
-    /// {"path", "status": "created"|"failed"|"skipped", "media_item_id"?, "error"?}.
+    /// `{"path", "status": "created"|"failed"|"skipped", "media_item_id"?, "error"?}`.
     #[arg(long)]
     pub json: bool,
 

@@ -1,10 +1,11 @@
 //! `gphotos-upload demo`: the whole upload path against an in-process emulator, with proof that the
 //! stored bytes match. Needs no account and no network.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use gphotos_emulator::{Config, Emulator};
+use gphotos_emulator::{Config, Emulator, Inspection};
 use gphotos_upload::Endpoint;
 use gphotos_upload::job::AlbumChoice;
 use gphotos_upload_ureq::{Credentials, RetryPolicy, Timeouts};
@@ -66,8 +67,22 @@ pub fn run(args: &DemoArgs) -> Result<bool, Failure> {
     };
     // The emulator takes any bearer token; a real run uses the token from `auth login`.
     let outcome = upload::execute(&options, Credentials::bearer("demo-access-token"))?;
-    let state = emulator.inspect();
+    let all_match = verify(&outcome, &emulator.inspect());
+    if all_match {
+        eprintln!(
+            "\nDemo passed. For real uploads: create an OAuth client (see README), then\n  \
+             gphotos-upload auth login --client-secrets client_secret.json\n  \
+             gphotos-upload upload ~/Pictures/holiday"
+        );
+    } else {
+        eprintln!("\nDemo FAILED: see the lines above.");
+    }
+    emulator.stop();
+    Ok(all_match)
+}
 
+/// Prints every created item beside the emulator's record of it; whether all bytes match.
+fn verify(outcome: &upload::Outcome, state: &Inspection) -> bool {
     eprintln!("\nMedia items the emulator now holds, checked byte for byte:\n");
     let mut all_match = outcome.all_created;
     for result in &outcome.results {
@@ -115,17 +130,7 @@ pub fn run(args: &DemoArgs) -> Result<bool, Failure> {
         "\n  {requests} requests: {sessions} resumable session(s) for the larger files, simple \
          uploads for the small ones, one album, batched batchCreate calls"
     );
-    if all_match {
-        eprintln!(
-            "\nDemo passed. For real uploads: create an OAuth client (see README), then\n  \
-             gphotos-upload auth login --client-secrets client_secret.json\n  \
-             gphotos-upload upload ~/Pictures/holiday"
-        );
-    } else {
-        eprintln!("\nDemo FAILED: see the lines above.");
-    }
-    emulator.stop();
-    Ok(all_match)
+    all_match
 }
 
 /// Small valid-looking photos and one video that spans several chunks.
@@ -184,5 +189,8 @@ fn mp4(len: usize, seed: u8) -> Vec<u8> {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    bytes.iter().fold(String::new(), |mut text, b| {
+        let _ = write!(text, "{b:02x}");
+        text
+    })
 }

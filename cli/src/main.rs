@@ -25,7 +25,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.verbose);
     let outcome = match cli.command {
-        Command::Upload(args) => upload::run(args).map(|outcome| outcome.all_created),
+        Command::Upload(args) => upload::run(&args).map(|outcome| outcome.all_created),
         Command::Auth {
             command: AuthCommand::Login(args),
         } => auth::login(&args).map(|()| true),

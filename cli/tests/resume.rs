@@ -1,4 +1,4 @@
-//! Kill and rerun: the real binary is SIGKILLed part way through, and the same command run again
+//! Kill and rerun: the real binary is killed (`SIGKILL`) part way through, and the same command run again
 //! resumes from its journal (in the default location) without losing or duplicating anything.
 
 mod support;
@@ -46,7 +46,7 @@ fn a_killed_large_upload_resumes_resending_at_most_one_chunk_per_kill() {
         .unwrap();
     let home = tempdir();
     let video = home.path().join("long.mp4");
-    let bytes = write_media(&video, 64 * MIB as usize, 9);
+    let bytes = write_media(&video, 64 << 20, 9);
     let spawn = || {
         upload_command(home.path(), &emu)
             .args(["--chunk-size", "1M"])
@@ -66,7 +66,7 @@ fn a_killed_large_upload_resumes_resending_at_most_one_chunk_per_kill() {
     kill_when(&mut second, &emu, |s| received(s) >= 40 * MIB);
     emu.clear_faults();
     let output = finish(
-        &mut upload_command(home.path(), &emu)
+        upload_command(home.path(), &emu)
             .args(["--chunk-size", "1M"])
             .arg(&video),
     );
@@ -123,7 +123,7 @@ fn a_run_killed_while_creating_never_creates_a_second_item() {
     emu.clear_faults();
     let raw_before = emu.inspect().requests_of(RequestKind::Raw).count();
 
-    let output = finish(&mut upload_command(home.path(), &emu).arg(&photo));
+    let output = finish(upload_command(home.path(), &emu).arg(&photo));
     let state = emu.inspect();
     assert_eq!(
         state.media_items.len(),
@@ -138,7 +138,6 @@ fn a_run_killed_while_creating_never_creates_a_second_item() {
         "the file is not uploaded again"
     );
     let lines = json_lines(&output);
-    eprintln!("{}", show(&output));
     assert_eq!(lines.len(), 1);
     // The rerun re-sends the journaled token: either it learns the item exists, or it reports
     // honestly that creation is unconfirmed.

@@ -143,19 +143,19 @@ impl Runner<'_> {
             while let Ok(done) = self.done.try_recv() {
                 self.feed(job, done)?;
             }
-            self.flush(job, observer)?;
+            flush(job, observer)?;
             let action = job.poll_action(now());
             // Records the poll produced (such as "about to create these items") are durable
             // before the request they announce is performed.
-            self.flush(job, observer)?;
+            flush(job, observer)?;
             match action {
-                JobAction::Send(send) => {
-                    let id = send.transmit.id;
-                    let file = send
+                JobAction::Send(next) => {
+                    let id = next.transmit.id;
+                    let file = next
                         .file
                         .and_then(|index| job.files().get(index))
                         .map(|file| PathBuf::from(&file.key.path));
-                    let request = self.auth.authorize(send.transmit)?;
+                    let request = self.auth.authorize(next.transmit)?;
                     let sent = Arc::new(AtomicU64::new(0));
                     self.in_flight.insert(id, Arc::clone(&sent));
                     let work = Work {
@@ -178,7 +178,7 @@ impl Runner<'_> {
                     job.token_refreshed();
                 }
                 JobAction::Finished => {
-                    self.flush(job, observer)?;
+                    flush(job, observer)?;
                     observer.tick(&job.progress(), 0);
                     return Ok(());
                 }
@@ -222,25 +222,25 @@ impl Runner<'_> {
         Ok(())
     }
 
-    /// Hands every pending event to the observer, journal records first in order.
-    fn flush(&mut self, job: &mut Job, observer: &mut dyn JobObserver) -> Result<(), Error> {
-        while let Some(event) = job.poll_event() {
-            match event {
-                JobEvent::Journal(record) => observer.journal(&record).map_err(Error::Journal)?,
-                JobEvent::FileFinished { index, outcome } => {
-                    observer.finished(job, index, &outcome);
-                }
-            }
-        }
-        Ok(())
-    }
-
     fn unconfirmed(&self) -> u64 {
         self.in_flight
             .values()
             .map(|sent| sent.load(Ordering::Relaxed))
             .sum()
     }
+}
+
+/// Hands every pending event to the observer, in order (journal records included).
+fn flush(job: &mut Job, observer: &mut dyn JobObserver) -> Result<(), Error> {
+    while let Some(event) = job.poll_event() {
+        match event {
+            JobEvent::Journal(record) => observer.journal(&record).map_err(Error::Journal)?,
+            JobEvent::FileFinished { index, outcome } => {
+                observer.finished(job, index, &outcome);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Performs requests until the runner hangs up.

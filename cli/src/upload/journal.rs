@@ -1,6 +1,7 @@
 //! The journal file: JSON lines, appended and fsynced one record at a time, readable only by the
 //! user (it holds upload tokens and session URLs, which are secrets).
 
+use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -110,7 +111,10 @@ pub fn default_path(
     hash.update([1]);
     hash.update(album.as_bytes());
     let digest = hash.finalize();
-    let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let name = digest[..8].iter().fold(String::new(), |mut name, b| {
+        let _ = write!(name, "{b:02x}");
+        name
+    });
     Ok(journal_dir()?.join(format!("{name}.jsonl")))
 }
 

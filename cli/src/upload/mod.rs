@@ -73,8 +73,8 @@ pub struct Outcome {
 ///
 /// # Errors
 /// A usage failure for bad options or missing credentials (nothing was attempted).
-pub fn run(args: UploadArgs) -> Result<Outcome, Failure> {
-    let options = options(&args)?;
+pub fn run(args: &UploadArgs) -> Result<Outcome, Failure> {
+    let options = options(args)?;
     let credentials = credentials(args.token_file.as_ref(), &options)?;
     execute(&options, credentials)
 }
@@ -184,20 +184,7 @@ pub fn execute(options: &Options, credentials: Credentials) -> Result<Outcome, F
     tracing::info!(journal = %journal.path().display(), records = records.len(), "journal opened");
 
     let mut report = Report::new(options.json);
-    let found = scan::scan(&options.paths);
-    let mut media: Vec<MediaInput> = Vec::new();
-    let quiet = Progress::new(false, 0, 0);
-    for item in found {
-        match item {
-            Found::Media(input) => media.push(input),
-            Found::Skipped { shown, reason } => {
-                report.file(&quiet, &shown, Status::Skipped(reason))
-            }
-            Found::Unreadable { shown, reason } => {
-                report.file(&quiet, &shown, Status::Failed(reason));
-            }
-        }
-    }
+    let media = find_media(&options.paths, &mut report);
     if media.is_empty() {
         eprintln!("gphotos-upload: {}", report.summary(0));
         return Ok(Outcome {
@@ -252,15 +239,7 @@ pub fn execute(options: &Options, credentials: Credentials) -> Result<Outcome, F
     sink.progress.finish();
     if let Err(error) = &run {
         tracing::warn!(%error, "the run stopped");
-        let why = format!("not finished: {error}");
-        for index in 0..media.len() {
-            if !sink.done[index] {
-                sink.done[index] = true;
-                let shown = media[index].shown.clone();
-                sink.report
-                    .file(&sink.progress, &shown, Status::Failed(why.clone()));
-            }
-        }
+        sink.fail_unfinished(&format!("not finished: {error}"));
     }
     let bytes_created = sink.bytes_created;
     tracing::info!(elapsed = ?started.elapsed(), bytes = bytes_created, "run over");
@@ -284,6 +263,24 @@ pub fn execute(options: &Options, credentials: Credentials) -> Result<Outcome, F
     })
 }
 
+/// Scans the inputs, reports skipped and unreadable ones at once, and returns the media files.
+fn find_media(paths: &[PathBuf], report: &mut Report) -> Vec<MediaInput> {
+    let quiet = Progress::new(false, 0, 0);
+    let mut media = Vec::new();
+    for item in scan::scan(paths) {
+        match item {
+            Found::Media(input) => media.push(input),
+            Found::Skipped { shown, reason } => {
+                report.file(&quiet, &shown, Status::Skipped(reason));
+            }
+            Found::Unreadable { shown, reason } => {
+                report.file(&quiet, &shown, Status::Failed(reason));
+            }
+        }
+    }
+    media
+}
+
 /// The job's observer: journal first, then the report and the progress display.
 struct Sink<'a> {
     journal: &'a mut Journal,
@@ -292,6 +289,18 @@ struct Sink<'a> {
     media: &'a [MediaInput],
     done: Vec<bool>,
     bytes_created: u64,
+}
+
+impl Sink<'_> {
+    /// Reports every file without an outcome as failed for `why`.
+    fn fail_unfinished(&mut self, why: &str) {
+        for (input, done) in self.media.iter().zip(&mut self.done) {
+            if !std::mem::replace(done, true) {
+                self.report
+                    .file(&self.progress, &input.shown, Status::Failed(why.to_owned()));
+            }
+        }
+    }
 }
 
 impl JobObserver for Sink<'_> {

@@ -1,7 +1,8 @@
 //! What the user reads: one line (or one JSON object) per input file on stdout, and a closing
 //! summary on stderr.
 
-use std::io::Write;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -141,15 +142,15 @@ impl Report {
         let elapsed = self.started.elapsed();
         let mut text = format!("{created} created");
         if earlier > 0 {
-            text.push_str(&format!(", {earlier} already created by an earlier run"));
+            let _ = write!(text, ", {earlier} already created by an earlier run");
         }
-        text.push_str(&format!(", {failed} failed, {skipped} skipped"));
-        text.push_str(&format!(
-            "; {} uploaded in {} ({})",
+        let _ = write!(
+            text,
+            ", {failed} failed, {skipped} skipped; {} uploaded in {} ({})",
             units::bytes(bytes_sent),
             units::duration(elapsed),
             units::rate(bytes_sent, elapsed.max(Duration::from_millis(1)))
-        ));
+        );
         text
     }
 }

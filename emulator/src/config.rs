@@ -1,5 +1,6 @@
 //! How an emulator behaves: port, granularity, tokens, storage, faults.
 
+use std::fmt;
 use std::time::Duration;
 
 use crate::faults::{FaultRule, RandomFaults};
@@ -18,8 +19,8 @@ pub enum Storage {
     Sink,
 }
 
-/// Configuration of an [`crate::Emulator`].
-#[derive(Debug, Clone)]
+/// Configuration of an [`crate::Emulator`]. `Debug` redacts the access token.
+#[derive(Clone)]
 pub struct Config {
     /// TCP port on 127.0.0.1; 0 picks a free one.
     pub port: u16,
@@ -45,6 +46,26 @@ pub struct Config {
     pub session_origin: Option<String>,
     /// How long a connection may sit idle, or stall mid-request, before the emulator closes it.
     pub io_timeout: Duration,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("port", &self.port)
+            .field("granularity", &self.granularity)
+            .field(
+                "access_token",
+                &self.access_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("upload_token_lifetime", &self.upload_token_lifetime)
+            .field("access_token_lifetime", &self.access_token_lifetime)
+            .field("storage", &self.storage)
+            .field("faults", &self.faults)
+            .field("random_faults", &self.random_faults)
+            .field("session_origin", &self.session_origin)
+            .field("io_timeout", &self.io_timeout)
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -102,5 +123,23 @@ impl Config {
             rule.validate().map_err(|e| e.to_string())?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+
+    #[test]
+    fn debug_hides_the_access_token() {
+        let config = Config {
+            access_token: Some("sekrit".into()),
+            ..Config::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("sekrit") && shown.contains("redacted"),
+            "{shown}"
+        );
     }
 }

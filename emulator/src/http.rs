@@ -154,6 +154,14 @@ fn to_head(request: &httparse::Request<'_, '_>) -> Result<Head, HeadError> {
     else {
         return Err(HeadError::Malformed("incomplete request line".into()));
     };
+    // Absolute form (`http://host/path`), which HTTP/1.1 servers must accept: only the path counts.
+    let target = match target
+        .strip_prefix("http://")
+        .or_else(|| target.strip_prefix("https://"))
+    {
+        Some(rest) => rest.find('/').map_or("", |slash| &rest[slash..]),
+        None => target,
+    };
     let (path, query) = match target.split_once('?') {
         Some((path, query)) => (path, query),
         None => (target, ""),
@@ -291,6 +299,19 @@ mod tests {
         let head = conn.read_head().unwrap();
         assert_eq!(head.path, "/b");
         assert!(head.wants_close());
+    }
+
+    #[test]
+    fn absolute_form_targets_keep_only_the_path() {
+        let (mut client, mut conn) = pair();
+        client
+            .write_all(
+                b"GET http://127.0.0.1:1/v1/x?a=b HTTP/1.1\r\n\r\nGET http://host HTTP/1.1\r\n\r\n",
+            )
+            .unwrap();
+        let head = conn.read_head().unwrap();
+        assert_eq!((head.path.as_str(), head.query.as_str()), ("/v1/x", "a=b"));
+        assert!(matches!(conn.read_head(), Err(HeadError::Malformed(_))));
     }
 
     #[test]

@@ -56,7 +56,6 @@ use storage::Store;
 
 /// A running emulator on 127.0.0.1. Stopping it (or dropping it) closes its connections and deletes
 /// its temporary storage.
-#[derive(Debug)]
 pub struct Emulator {
     shared: Arc<Shared>,
     addr: SocketAddr,
@@ -146,6 +145,16 @@ impl Emulator {
             let _ = stream.shutdown(Shutdown::Both);
         }
         self.shared.store.close();
+    }
+}
+
+/// Shows where it listens, never its tokens or state.
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("addr", &self.addr)
+            .field("running", &self.accept.is_some())
+            .finish_non_exhaustive()
     }
 }
 

@@ -53,7 +53,7 @@ fn garbage_bytes_get_400() {
         &b"\x00\x01\x02\xff\xfe garbage\r\n\r\n"[..],
         b"GET\r\n\r\n",
         b"GET /a HTTP/9.9\r\n\r\n",
-        b"GET http://evil/ HTTP/1.1\r\n\r\n",
+        b"GET evil/path HTTP/1.1\r\n\r\n",
         b"POST /v1/albums HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
         b"POST /v1/albums HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
         b"POST /v1/albums HTTP/1.1\r\nBad Header\r\n\r\n",

@@ -256,6 +256,9 @@ impl Upload {
     pub fn poll_action(&mut self, now: Instant) -> Action {
         loop {
             match self.step {
+                // A cancel asked for while a request was in flight outlives a snapshot of that
+                // request; the restored machine must cancel, not re-send.
+                Step::Ready(_) if self.cancel_requested => self.step = self.cancel_step(),
                 Step::Ready(next) => return Action::Send(self.send(next)),
                 Step::Waiting { until, next } => {
                     if now < until {
@@ -339,7 +342,13 @@ impl Upload {
     /// any, is answered) and the upload ends with [`Error::Cancelled`].
     pub fn cancel(&mut self) {
         match self.step {
-            Step::Done(_) | Step::Failed(_) => {}
+            // Cancelling twice is cancelling once: a second cancel command would follow the first.
+            Step::Done(_)
+            | Step::Failed(_)
+            | Step::InFlight {
+                sent: Sent::Cancel,
+                ..
+            } => {}
             Step::InFlight { .. } => self.cancel_requested = true,
             _ => self.step = self.cancel_step(),
         }
@@ -581,6 +590,11 @@ impl Upload {
             return unexpected(self, "chunk reply without an active status");
         }
         match protocol::number(headers, &protocol::SIZE_RECEIVED) {
+            // An acknowledgement that holds none of the chunk is a fault, or a server that answers
+            // every chunk so would keep us sending forever: it costs a retry and a resync.
+            Ok(Some(size)) if size <= offset => {
+                return unexpected(self, "chunk acknowledged without progress");
+            }
             Ok(Some(size)) if size != offset + len => return self.on_reported_size(size),
             Ok(_) => {}
             Err(detail) => return unexpected(self, &detail),

@@ -1,0 +1,165 @@
+//! Inputs the fuzz targets (`fuzz/`) found to break an invariant, replayed on stable so that they stay
+//! fixed. Each test names the target and the invariant.
+
+use std::time::{Duration, Instant};
+
+use gphotos_upload::{Action, Endpoint, Error, MediaFile, Payload, Upload, UploadConfig};
+use http::Response;
+
+const ROOT: &str = "http://127.0.0.1:9/v1/";
+const SESSION: &str = "http://127.0.0.1:9/upload/0";
+
+fn upload(size: u64) -> Upload {
+    upload_in_chunks(size, UploadConfig::default().chunk_size)
+}
+
+fn upload_in_chunks(size: u64, chunk_size: u64) -> Upload {
+    let file = MediaFile {
+        size,
+        mime_type: "video/mp4".into(),
+        file_name: None,
+    };
+    let config = UploadConfig {
+        chunk_size,
+        ..UploadConfig::default()
+    };
+    Upload::new(Endpoint::parse(ROOT).unwrap(), file, config).unwrap()
+}
+
+fn reply(headers: &[(&str, &str)], body: &str) -> Response<Vec<u8>> {
+    let mut builder = Response::builder();
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(body.as_bytes().to_vec()).unwrap()
+}
+
+fn started() -> Response<Vec<u8>> {
+    reply(
+        &[
+            ("x-goog-upload-status", "active"),
+            ("x-goog-upload-url", SESSION),
+            ("x-goog-upload-chunk-granularity", "4"),
+        ],
+        "",
+    )
+}
+
+/// The command a request carries, with its byte range for chunks.
+fn command(action: &Action) -> String {
+    let Action::Send(transmit) = action else {
+        panic!("expected a request, got {action:?}");
+    };
+    let command = transmit.request.headers()["x-goog-upload-command"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    match transmit.request.body() {
+        Payload::Range { offset, len } => format!("{command} {offset}+{len}"),
+        _ => command,
+    }
+}
+
+fn send(upload: &mut Upload, now: Instant) -> (gphotos_upload::RequestId, String) {
+    let action = upload.poll_action(now);
+    let text = command(&action);
+    let Action::Send(transmit) = action else {
+        unreachable!()
+    };
+    (transmit.id, text)
+}
+
+fn restore(upload: &Upload) -> Upload {
+    serde_json::from_str(&serde_json::to_string(upload).unwrap()).unwrap()
+}
+
+/// upload_machine: `Cancel, Snapshot` with the start in flight made the restored machine start a
+/// session anyway (the cancel outlived the snapshot, the request did not).
+#[test]
+fn a_cancel_pending_at_a_snapshot_cancels_after_restore() {
+    let now = Instant::now();
+    let mut u = upload(10);
+    let (_, first) = send(&mut u, now);
+    assert_eq!(first, "start");
+    u.cancel();
+    let mut restored = restore(&u);
+    assert_eq!(restored.poll_action(now), Action::Failed(Error::Cancelled));
+
+    // With a session, the restored machine sends the cancel command, not the interrupted chunk.
+    let mut u = upload(10);
+    let (id, _) = send(&mut u, now);
+    u.handle_response(now, id, &started()).unwrap();
+    let (_, chunk) = send(&mut u, now);
+    assert!(chunk.starts_with("upload"), "{chunk}");
+    u.cancel();
+    let mut restored = restore(&u);
+    let (id, next) = send(&mut restored, now);
+    assert_eq!(next, "cancel");
+    restored
+        .handle_response(now, id, &reply(&[("x-goog-upload-status", "cancelled")], ""))
+        .unwrap();
+    assert_eq!(restored.poll_action(now), Action::Failed(Error::Cancelled));
+}
+
+/// upload_machine: `cancel()` while the cancel command was in flight queued another cancel command,
+/// so a caller that cancels on every tick kept the machine sending cancels forever.
+#[test]
+fn cancelling_twice_sends_one_cancel_command() {
+    let now = Instant::now();
+    let mut u = upload(10);
+    let (id, _) = send(&mut u, now);
+    u.handle_response(now, id, &started()).unwrap();
+    let (id, _chunk) = send(&mut u, now);
+    u.cancel();
+    u.handle_response(now, id, &reply(&[], "")).unwrap();
+    let (id, next) = send(&mut u, now);
+    assert_eq!(next, "cancel");
+    u.cancel();
+    u.cancel();
+    u.handle_response(now, id, &reply(&[], "")).unwrap();
+    assert_eq!(u.poll_action(now), Action::Failed(Error::Cancelled));
+}
+
+/// upload_machine: a server that answers every chunk `200 active` with
+/// `X-Goog-Upload-Size-Received` equal to the chunk's offset (nothing kept) made the machine re-send
+/// the same chunk forever (invariant 8). It now costs a retry and a resync each time.
+#[test]
+fn chunks_acknowledged_without_progress_end_in_a_typed_error() {
+    let mut now = Instant::now();
+    // Chunks of 8 bytes (granularity 4), so that the first is not the finalize.
+    let mut u = upload_in_chunks(100, 8);
+    let (id, _) = send(&mut u, now);
+    u.handle_response(now, id, &started()).unwrap();
+    let mut chunks = 0;
+    for _ in 0..1000 {
+        match u.poll_action(now) {
+            Action::Send(transmit) => {
+                let offset = match transmit.request.body() {
+                    Payload::Range { offset, .. } => *offset,
+                    _ => 0,
+                };
+                chunks += u64::from(offset == 0 && !transmit.request.body().is_empty());
+                let kept = offset.to_string();
+                let answer = reply(
+                    &[
+                        ("x-goog-upload-status", "active"),
+                        ("x-goog-upload-size-received", &kept),
+                    ],
+                    "",
+                );
+                u.handle_response(now, transmit.id, &answer).unwrap();
+            }
+            Action::WaitUntil(until) => now = until + Duration::from_millis(1),
+            Action::Failed(error) => {
+                assert!(
+                    matches!(error, Error::RetriesExhausted { .. }),
+                    "unexpected error {error}"
+                );
+                assert!(chunks > 1, "the chunk was retried after a resync");
+                return;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    panic!("no end after 1000 steps: the machine loops");
+}

@@ -163,3 +163,24 @@ fn chunks_acknowledged_without_progress_end_in_a_typed_error() {
     }
     panic!("no end after 1000 steps: the machine loops");
 }
+
+/// token_json: an unknown key holding a float (`{"": -3.230728637758776e178}`) changed in its
+/// last digit every time the file was read and written back, because serde_json parsed floats
+/// inexactly; "unknown keys are kept on rewrite" (DESIGN.md section 2) now holds to the bit.
+#[test]
+fn a_token_file_with_floats_survives_rewrites_unchanged() {
+    use gphotos_upload::oauth::TokenFile;
+
+    for text in [
+        r#"{"": -3.230728637758776e178}"#,
+        r#"{"token": "t", "ratio": 0.30000000000000004, "tiny": 5e-324, "big": 1.7976931348623157e308}"#,
+    ] {
+        let once = TokenFile::from_json(text.as_bytes()).unwrap().to_json();
+        let twice = TokenFile::from_json(&once).unwrap().to_json();
+        assert_eq!(
+            String::from_utf8(twice).unwrap(),
+            String::from_utf8(once).unwrap(),
+            "{text}"
+        );
+    }
+}

@@ -5,4 +5,7 @@
 //! panics (which libFuzzer reports as a crash) when an invariant breaks.
 
 pub mod headers;
+pub mod json;
+pub mod library;
+pub mod oauth;
 pub mod upload;

@@ -73,7 +73,7 @@ fn restore(upload: &Upload) -> Upload {
     serde_json::from_str(&serde_json::to_string(upload).unwrap()).unwrap()
 }
 
-/// upload_machine: `Cancel, Snapshot` with the start in flight made the restored machine start a
+/// `upload_machine`: `Cancel, Snapshot` with the start in flight made the restored machine start a
 /// session anyway (the cancel outlived the snapshot, the request did not).
 #[test]
 fn a_cancel_pending_at_a_snapshot_cancels_after_restore() {
@@ -96,12 +96,16 @@ fn a_cancel_pending_at_a_snapshot_cancels_after_restore() {
     let (id, next) = send(&mut restored, now);
     assert_eq!(next, "cancel");
     restored
-        .handle_response(now, id, &reply(&[("x-goog-upload-status", "cancelled")], ""))
+        .handle_response(
+            now,
+            id,
+            &reply(&[("x-goog-upload-status", "cancelled")], ""),
+        )
         .unwrap();
     assert_eq!(restored.poll_action(now), Action::Failed(Error::Cancelled));
 }
 
-/// upload_machine: `cancel()` while the cancel command was in flight queued another cancel command,
+/// `upload_machine`: `cancel()` while the cancel command was in flight queued another cancel command,
 /// so a caller that cancels on every tick kept the machine sending cancels forever.
 #[test]
 fn cancelling_twice_sends_one_cancel_command() {
@@ -120,7 +124,7 @@ fn cancelling_twice_sends_one_cancel_command() {
     assert_eq!(u.poll_action(now), Action::Failed(Error::Cancelled));
 }
 
-/// upload_machine: a server that answers every chunk `200 active` with
+/// `upload_machine`: a server that answers every chunk `200 active` with
 /// `X-Goog-Upload-Size-Received` equal to the chunk's offset (nothing kept) made the machine re-send
 /// the same chunk forever (invariant 8). It now costs a retry and a resync each time.
 #[test]
@@ -164,8 +168,8 @@ fn chunks_acknowledged_without_progress_end_in_a_typed_error() {
     panic!("no end after 1000 steps: the machine loops");
 }
 
-/// token_json: an unknown key holding a float (`{"": -3.230728637758776e178}`) changed in its
-/// last digit every time the file was read and written back, because serde_json parsed floats
+/// `token_json`: an unknown key holding a float (`{"": -3.230728637758776e178}`) changed in its
+/// last digit every time the file was read and written back, because `serde_json` parsed floats
 /// inexactly; "unknown keys are kept on rewrite" (DESIGN.md section 2) now holds to the bit.
 #[test]
 fn a_token_file_with_floats_survives_rewrites_unchanged() {

@@ -346,8 +346,7 @@ impl Upload {
             Step::Done(_)
             | Step::Failed(_)
             | Step::InFlight {
-                sent: Sent::Cancel,
-                ..
+                sent: Sent::Cancel, ..
             } => {}
             Step::InFlight { .. } => self.cancel_requested = true,
             _ => self.step = self.cancel_step(),

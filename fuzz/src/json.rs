@@ -29,7 +29,11 @@ impl Doc {
         match self {
             Self::Json { value, pretty, bom } => {
                 let value = value.to_value(keys, texts, 0);
-                let mut out = if *bom { b"\xEF\xBB\xBF".to_vec() } else { Vec::new() };
+                let mut out = if *bom {
+                    b"\xEF\xBB\xBF".to_vec()
+                } else {
+                    Vec::new()
+                };
                 let text = if *pretty {
                     serde_json::to_vec_pretty(&value)
                 } else {
@@ -110,7 +114,10 @@ impl Json {
             Self::Object(entries) => {
                 let mut map = Map::new();
                 for (key, value) in entries {
-                    map.insert(key.to_string_in(keys), value.to_value(keys, texts, depth + 1));
+                    map.insert(
+                        key.to_string_in(keys),
+                        value.to_value(keys, texts, depth + 1),
+                    );
                 }
                 Value::Object(map)
             }

@@ -137,7 +137,11 @@ pub fn batch_create_reply(input: &BatchReplyInput) {
     let Ok(created) = call.parse(&body) else {
         return;
     };
-    assert_eq!(created.items.len(), call.items().len(), "one result per item sent");
+    assert_eq!(
+        created.items.len(),
+        call.items().len(),
+        "one result per item sent"
+    );
     let reply: Value = serde_json::from_slice(&body).expect("a parsed reply is JSON");
     let results = reply
         .get("newMediaItemResults")
@@ -145,7 +149,11 @@ pub fn batch_create_reply(input: &BatchReplyInput) {
         .cloned()
         .unwrap_or_default();
     for (i, item) in created.items.iter().enumerate() {
-        assert_eq!(item.upload_token.expose(), token(i), "results stay in the order sent");
+        assert_eq!(
+            item.upload_token.expose(),
+            token(i),
+            "results stay in the order sent"
+        );
         // Every result given for this token, as the reply has it.
         let mine: Vec<&Value> = results
             .iter()
@@ -172,7 +180,10 @@ pub fn batch_create_reply(input: &BatchReplyInput) {
                         .is_some_and(|id| id == media.id);
                     code_zero && has_id
                 });
-                assert!(proven, "item {i} counted as created without a success for its token");
+                assert!(
+                    proven,
+                    "item {i} counted as created without a success for its token"
+                );
             }
             ItemOutcome::NoResult => {
                 assert!(mine.is_empty(), "item {i} has results but counts as none");
@@ -181,14 +192,24 @@ pub fn batch_create_reply(input: &BatchReplyInput) {
         }
         let shown = format!("{:?}", item.outcome);
         for j in 0..call.items().len() {
-            assert!(!shown.contains(&token(j)), "an upload token in an outcome: {shown}");
+            assert!(
+                !shown.contains(&token(j)),
+                "an upload token in an outcome: {shown}"
+            );
         }
     }
     assert_eq!(
         created.all_created(),
         created.items.iter().all(|i| i.outcome.is_created())
     );
-    assert_eq!(created.created().count(), created.items.iter().filter(|i| i.outcome.is_created()).count());
+    assert_eq!(
+        created.created().count(),
+        created
+            .items
+            .iter()
+            .filter(|i| i.outcome.is_created())
+            .count()
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -259,20 +280,42 @@ pub fn library_call(input: &CallInput) {
                 unreachable!("a batch without an album position is valid")
             };
             let count = call.items().len();
-            drive(Call::new(endpoint, call, policy, input.seed), policy, count, &input.events);
+            drive(
+                Call::new(endpoint, call, policy, input.seed),
+                policy,
+                count,
+                &input.events,
+            );
         }
         Kind::Get => {
             let request = GetMediaItem::new("AF1QipN-media-item-id").expect("a valid id");
-            drive(Call::new(endpoint, request, policy, input.seed), policy, 0, &input.events);
+            drive(
+                Call::new(endpoint, request, policy, input.seed),
+                policy,
+                0,
+                &input.events,
+            );
         }
         Kind::CreateAlbum => {
             let request = CreateAlbum::new("Holidays").expect("a valid title");
-            drive(Call::new(endpoint, request, policy, input.seed), policy, 0, &input.events);
+            drive(
+                Call::new(endpoint, request, policy, input.seed),
+                policy,
+                0,
+                &input.events,
+            );
         }
         Kind::AddToAlbum => {
-            let ids = (0..=usize::from(input.items % 50)).map(|i| format!("AF1Qip{i}")).collect();
+            let ids = (0..=usize::from(input.items % 50))
+                .map(|i| format!("AF1Qip{i}"))
+                .collect();
             let request = AddToAlbum::new("AF1QipAlbum", ids).expect("valid ids");
-            drive(Call::new(endpoint, request, policy, input.seed), policy, 0, &input.events);
+            drive(
+                Call::new(endpoint, request, policy, input.seed),
+                policy,
+                0,
+                &input.events,
+            );
         }
         Kind::SimpleUpload => {
             let file = MediaFile {
@@ -281,7 +324,12 @@ pub fn library_call(input: &CallInput) {
                 file_name: Some("a.png".into()),
             };
             let request = SimpleUpload::new(&file).expect("a small file");
-            drive(Call::new(endpoint, request, policy, input.seed), policy, 0, &input.events);
+            drive(
+                Call::new(endpoint, request, policy, input.seed),
+                policy,
+                0,
+                &input.events,
+            );
         }
     }
 }
@@ -318,7 +366,10 @@ where
                 CallAction::Send(transmit) => {
                     assert!(!no_more_sends, "a call that must not repeat was sent again");
                     check_request(&transmit, tokens);
-                    assert!(call.requests_sent() <= bound, "more requests than the retry bound");
+                    assert!(
+                        call.requests_sent() <= bound,
+                        "more requests than the retry bound"
+                    );
                     in_flight = Some(transmit.id);
                 }
                 CallAction::WaitUntil(until) => {
@@ -347,18 +398,28 @@ where
                     finished = true;
                 }
                 CallAction::Ambiguous(ambiguity) => {
-                    assert_eq!(resend, Resend::OnlyIfUnprocessed, "a safe call is never ambiguous");
+                    assert_eq!(
+                        resend,
+                        Resend::OnlyIfUnprocessed,
+                        "a safe call is never ambiguous"
+                    );
                     check_shown(&ambiguity.to_string(), tokens);
                     finished = true;
                 }
             }
         }
-        assert!(in_flight.is_some() || finished, "the call neither sends nor ends");
+        assert!(
+            in_flight.is_some() || finished,
+            "the call neither sends nor ends"
+        );
         if finished {
             assert!(call.is_finished());
             let response = Response::new(Vec::<u8>::new());
             assert!(call.handle_response(now, RequestId(0), &response).is_err());
-            assert!(call.handle_response(now, RequestId(u64::MAX), &response).is_err());
+            assert!(
+                call.handle_response(now, RequestId(u64::MAX), &response)
+                    .is_err()
+            );
             continue;
         }
         let id = in_flight.expect("checked above");
@@ -411,13 +472,20 @@ where
             }
             Event::Unsent => {
                 rule = Some((now, WaitRule::Jitter));
-                call.handle_unsent(now, id, &"connection refused").expect("taken");
+                call.handle_unsent(now, id, &"connection refused")
+                    .expect("taken");
             }
             Event::Stale(other) => {
                 if *other != id.0 {
                     let response = Response::new(Vec::<u8>::new());
-                    assert!(call.handle_response(now, RequestId(*other), &response).is_err());
-                    assert!(call.handle_transport_error(now, RequestId(*other), &"x").is_err());
+                    assert!(
+                        call.handle_response(now, RequestId(*other), &response)
+                            .is_err()
+                    );
+                    assert!(
+                        call.handle_transport_error(now, RequestId(*other), &"x")
+                            .is_err()
+                    );
                     assert!(matches!(call.poll_action(now), CallAction::AwaitReply));
                 }
                 continue;
@@ -439,14 +507,20 @@ fn check_request(transmit: &Transmit, tokens: usize) {
         assert!(request.body().is_empty(), "a GET has no body");
         assert!(matches!(length, None | Some(0)));
     } else {
-        assert_eq!(length, Some(request.body().len()), "Content-Length matches the body");
+        assert_eq!(
+            length,
+            Some(request.body().len()),
+            "Content-Length matches the body"
+        );
     }
     if tokens > 0 {
         let Payload::Bytes(bytes) = request.body() else {
             panic!("batchCreate sends JSON");
         };
         let json: Value = serde_json::from_slice(bytes).expect("the body is JSON");
-        let items = json["newMediaItems"].as_array().expect("newMediaItems is a list");
+        let items = json["newMediaItems"]
+            .as_array()
+            .expect("newMediaItems is a list");
         assert_eq!(items.len(), tokens);
         assert!(items.len() <= 50);
     }

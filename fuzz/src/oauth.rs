@@ -122,14 +122,21 @@ pub fn token_json(input: &TokenJsonInput) {
         }
     };
     let written = file.to_json();
-    assert!(written.is_ascii(), "google-auth's json.dumps escapes to ASCII");
+    assert!(
+        written.is_ascii(),
+        "google-auth's json.dumps escapes to ASCII"
+    );
     let again = TokenFile::from_json(&written).unwrap_or_else(|e| {
         panic!(
             "what we write we cannot read ({e}): {}",
             String::from_utf8_lossy(&written)
         )
     });
-    assert_eq!(again.to_json(), written, "writing a file read back changes it");
+    assert_eq!(
+        again.to_json(),
+        written,
+        "writing a file read back changes it"
+    );
     assert_eq!(again.token, file.token);
     assert_eq!(again.refresh_token, file.refresh_token);
     assert_eq!(again.client_secret, file.client_secret);
@@ -158,7 +165,11 @@ pub fn token_json(input: &TokenJsonInput) {
                 "token endpoint requests carry no bearer token"
             );
             let shown = format!("{exchange:?}");
-            assert_no_secret(&shown, &[REFRESH, CLIENT_SECRET, OLD_ACCESS], "exchange Debug");
+            assert_no_secret(
+                &shown,
+                &[REFRESH, CLIENT_SECRET, OLD_ACCESS],
+                "exchange Debug",
+            );
         }
         Err(error) => assert!(!error.to_string().is_empty()),
     }
@@ -259,7 +270,10 @@ pub fn client_secret_json(input: &ClientSecretInput) {
     assert!(!client.client_id().is_empty());
     assert!(!client.client_secret().expose().is_empty());
     for uri in [client.auth_uri(), client.token_uri()] {
-        assert!(allowed_endpoint(uri), "an OAuth endpoint breaks the origin policy: {uri}");
+        assert!(
+            allowed_endpoint(uri),
+            "an OAuth endpoint breaks the origin policy: {uri}"
+        );
         assert!(!uri.contains('@'), "credentials in an endpoint URL: {uri}");
     }
     let secret = client.client_secret().expose();
@@ -271,9 +285,13 @@ pub fn client_secret_json(input: &ClientSecretInput) {
         client.redirect_uris()
     );
     // Short secrets, or "redacted", could match the placeholder or a field name by chance.
-    let distinctive = secret.len() >= 12 && !public.contains(secret) && !secret.contains("redacted");
+    let distinctive =
+        secret.len() >= 12 && !public.contains(secret) && !secret.contains("redacted");
     if distinctive {
-        assert!(!format!("{client:?}").contains(secret), "the client secret in Debug");
+        assert!(
+            !format!("{client:?}").contains(secret),
+            "the client secret in Debug"
+        );
     }
     let scopes: Vec<Scope> = input
         .scopes
@@ -286,7 +304,10 @@ pub fn client_secret_json(input: &ClientSecretInput) {
             let url = consent.authorization_url();
             assert!(url.starts_with(client.auth_uri()));
             if distinctive {
-                assert!(!url.contains(secret), "the client secret in the consent URL");
+                assert!(
+                    !url.contains(secret),
+                    "the client secret in the consent URL"
+                );
             }
             assert!(
                 url.contains("code_challenge_method=S256"),
@@ -363,7 +384,10 @@ fn refreshable(rapt: bool) -> TokenFile {
 }
 
 fn consent() -> Consent {
-    let client = OAuthClient::installed("id.apps.googleusercontent.com", ClientSecret::new(CLIENT_SECRET));
+    let client = OAuthClient::installed(
+        "id.apps.googleusercontent.com",
+        ClientSecret::new(CLIENT_SECRET),
+    );
     Consent::new(&client, 53_682, &[Scope::AppendOnly], [7; 32], [9; 32])
         .expect("a consent with a scope")
 }
@@ -388,7 +412,13 @@ pub fn token_reply(input: &TokenReplyInput) {
     *response.status_mut() = status;
     *response.headers_mut() = headers;
     let now = clock(input.now);
-    let secrets = [OLD_ACCESS, REFRESH, CLIENT_SECRET, CODE, "RAPT-TOKEN-SECRET-0123456789"];
+    let secrets = [
+        OLD_ACCESS,
+        REFRESH,
+        CLIENT_SECRET,
+        CODE,
+        "RAPT-TOKEN-SECRET-0123456789",
+    ];
     match exchange.handle_response(now, &response) {
         Ok(file) => {
             assert!(status.is_success(), "a token from HTTP {status}");
@@ -400,7 +430,10 @@ pub fn token_reply(input: &TokenReplyInput) {
                 expiry <= now + Duration::from_secs(24 * 3600),
                 "a lifetime beyond a day"
             );
-            assert!(file.refresh_token.is_some(), "a refreshed file keeps a refresh token");
+            assert!(
+                file.refresh_token.is_some(),
+                "a refreshed file keeps a refresh token"
+            );
             if !input.code_exchange {
                 assert_eq!(file.client_id, base.client_id);
                 assert_eq!(file.client_secret, base.client_secret);
@@ -419,9 +452,16 @@ pub fn token_reply(input: &TokenReplyInput) {
         Err(error) => {
             let shown = error.to_string();
             assert_no_secret(&shown, &secrets, "a token endpoint error");
-            assert_no_secret(&format!("{error:?}"), &secrets, "a token endpoint error's Debug");
+            assert_no_secret(
+                &format!("{error:?}"),
+                &secrets,
+                "a token endpoint error's Debug",
+            );
             if matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504) {
-                assert!(error.is_retryable(), "HTTP {status} is retryable: {error:?}");
+                assert!(
+                    error.is_retryable(),
+                    "HTTP {status} is retryable: {error:?}"
+                );
             }
         }
     }
@@ -608,7 +648,10 @@ pub fn redirect(input: &RedirectInput) {
             );
         }
         Err(RedirectError::AccessDenied | RedirectError::Authorization { .. }) => {
-            assert!(state_given, "an error believed without our state: {target:?}");
+            assert!(
+                state_given,
+                "an error believed without our state: {target:?}"
+            );
         }
         Err(_) => {}
     }
@@ -619,7 +662,11 @@ pub fn redirect(input: &RedirectInput) {
     let template = Consent::browser_reply(&Err(RedirectError::StateMismatch));
     let tags = |text: &str| text.matches('<').count();
     let template_tags = tags(&String::from_utf8_lossy(template.body()));
-    assert_eq!(tags(&body), template_tags, "markup injected into the page: {body}");
+    assert_eq!(
+        tags(&body),
+        template_tags,
+        "markup injected into the page: {body}"
+    );
     if let Ok(code) = &outcome {
         if code.expose().len() >= 8 {
             assert!(!body.contains(code.expose()), "the code on the page");

@@ -520,7 +520,10 @@ impl Harness {
                 }
             }
         }
-        panic!("invariant 8: no request after a wait and a refresh: {:?}", self.wants);
+        panic!(
+            "invariant 8: no request after a wait and a refresh: {:?}",
+            self.wants
+        );
     }
 
     fn after_input(&mut self) {
@@ -568,7 +571,10 @@ impl Harness {
                 Wants::Wait(until)
             }
             Action::RefreshToken => {
-                assert!(!self.model.cancelled, "a cancelled upload sends nothing more");
+                assert!(
+                    !self.model.cancelled,
+                    "a cancelled upload sends nothing more"
+                );
                 Wants::Token
             }
             Action::AwaitReply => panic!("nothing is in flight, yet the machine awaits a reply"),
@@ -615,7 +621,10 @@ impl Harness {
         );
         let shown = format!("{:?}", self.upload);
         if !self.upload.upload_id().is_some_and(|id| id.contains(MARK)) {
-            assert!(!shown.contains(MARK), "a session URL in Debug output: {shown}");
+            assert!(
+                !shown.contains(MARK),
+                "a session URL in Debug output: {shown}"
+            );
         }
     }
 
@@ -635,7 +644,10 @@ impl Harness {
 
     fn check_wait(&self, until: Instant) {
         assert!(until > self.now, "a wait lies in the future");
-        assert!(!self.model.cancelled, "a cancelled upload does not back off");
+        assert!(
+            !self.model.cancelled,
+            "a cancelled upload does not back off"
+        );
         let (failed_at, rule) = self
             .model
             .wait_rule
@@ -664,12 +676,19 @@ impl Harness {
         assert!(!shown.contains(MARK), "a session URL in Debug output");
         self.check_bearer(transmit);
         let length = protocol::number(headers, &CONTENT_LENGTH).expect("a numeric length");
-        assert_eq!(length, Some(request.body().len()), "Content-Length matches the body");
+        assert_eq!(
+            length,
+            Some(request.body().len()),
+            "Content-Length matches the body"
+        );
         let command = protocol::text(headers, &protocol::COMMAND)
             .expect("every request names a command")
             .to_owned();
         if self.model.cancelled {
-            assert_eq!(command, "cancel", "after a cancel only the cancel command is sent");
+            assert_eq!(
+                command, "cancel",
+                "after a cancel only the cancel command is sent"
+            );
         }
         match command.as_str() {
             "start" => {
@@ -679,7 +698,10 @@ impl Harness {
                     protocol::number(headers, &protocol::RAW_SIZE),
                     Ok(Some(self.size))
                 );
-                assert_eq!(protocol::text(headers, &protocol::PROTOCOL), Some("resumable"));
+                assert_eq!(
+                    protocol::text(headers, &protocol::PROTOCOL),
+                    Some("resumable")
+                );
                 self.model.told = None;
                 self.model.session = None;
                 Kind::Start
@@ -730,7 +752,9 @@ impl Harness {
             "invariant 1: the offset equals the size the server confirmed"
         );
         assert!(len > 0, "invariant 2: an empty chunk");
-        let end = offset.checked_add(len).expect("invariant 3: range overflows");
+        let end = offset
+            .checked_add(len)
+            .expect("invariant 3: range overflows");
         assert!(end <= self.size, "invariant 3: bytes beyond the size");
         if finalize {
             assert_eq!(end, self.size, "invariant 2: finalize ends at the size");
@@ -822,7 +846,11 @@ impl Harness {
             append(&mut headers, protocol::GRANULARITY, &self.number(number));
         }
         if let Some(location) = &reply.url {
-            append(&mut headers, protocol::URL, self.location(location).as_bytes());
+            append(
+                &mut headers,
+                protocol::URL,
+                self.location(location).as_bytes(),
+            );
         }
         if let Some(id) = &reply.upload_id {
             append(&mut headers, protocol::UPLOAD_ID, id.as_bytes());
@@ -830,12 +858,20 @@ impl Harness {
         if let Some(retry_after) = &reply.retry_after {
             match retry_after {
                 RetryAfter::Seconds(s) => {
-                    append(&mut headers, http::header::RETRY_AFTER, s.to_string().as_bytes());
+                    append(
+                        &mut headers,
+                        http::header::RETRY_AFTER,
+                        s.to_string().as_bytes(),
+                    );
                 }
                 RetryAfter::Date(at, date) => {
                     let epoch = SystemTime::UNIX_EPOCH + Duration::from_secs(1_735_689_600);
                     let text = |s: u32| http_date(epoch + Duration::from_secs(u64::from(s)));
-                    append(&mut headers, http::header::RETRY_AFTER, text(*at).as_bytes());
+                    append(
+                        &mut headers,
+                        http::header::RETRY_AFTER,
+                        text(*at).as_bytes(),
+                    );
                     if let Some(date) = date {
                         append(&mut headers, http::header::DATE, text(*date).as_bytes());
                     }
@@ -978,7 +1014,10 @@ impl Harness {
                 .is_err()
         );
         let after = serde_json::to_string(&self.upload).expect("a machine serializes");
-        assert_eq!(before, after, "a refused reply leaves the machine unchanged");
+        assert_eq!(
+            before, after,
+            "a refused reply leaves the machine unchanged"
+        );
         assert_eq!(phase, self.upload.phase());
     }
 
@@ -992,7 +1031,10 @@ impl Harness {
             )
         });
         let again = serde_json::to_vec(&restored).expect("a machine serializes");
-        assert_eq!(json, again, "invariant 7: a restored snapshot is the same snapshot");
+        assert_eq!(
+            json, again,
+            "invariant 7: a restored snapshot is the same snapshot"
+        );
         assert_eq!(restored.progress(), self.upload.progress());
         assert_eq!(restored.upload_id(), self.upload.upload_id());
         assert_eq!(restored.file(), self.upload.file());

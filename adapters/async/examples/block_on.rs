@@ -13,7 +13,8 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
 
 use gphotos_emulator::{Config, Emulator};
-use gphotos_upload::{AccessToken, Endpoint, MediaFile, Upload, UploadConfig};
+use gphotos_upload::library::{BatchCreate, Call, Destination, NewMediaItem};
+use gphotos_upload::{AccessToken, Endpoint, MediaFile, RetryPolicy, Upload, UploadConfig};
 use gphotos_upload_async::{BlockingSource, Driver, MAX_RESPONSE_BODY, StaticToken, Transport};
 
 /// Polls the future on this thread, parking between polls until it is woken.
@@ -109,7 +110,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         chunk_size: 1024 * 1024,
         ..UploadConfig::default()
     };
-    let mut upload = Upload::new(endpoint, file, config)?;
+    let mut upload = Upload::new(endpoint.clone(), file, config)?;
     let driver = Driver::new(
         StdNet,
         StaticToken(AccessToken::new("example-access-token")),
@@ -119,17 +120,30 @@ fn main() -> Result<(), Box<dyn Error>> {
     let result = block_on(driver.upload(&mut upload, source));
     std::fs::remove_dir_all(&dir)?;
     // The upload token is single-use and secret: it goes to mediaItems:batchCreate, never to a log.
-    let _upload_token = result?;
+    let upload_token = result?;
+
+    // Turn it into a media item. batchCreate answers 200 even when items fail: check each one.
+    let item = NewMediaItem::new(upload_token).with_file_name("example.jpg");
+    for batch in BatchCreate::split(vec![item], &Destination::library())? {
+        let mut call = Call::new(endpoint.clone(), batch, RetryPolicy::default(), 1);
+        let created = block_on(driver.call(&mut call))?;
+        for (_, media_item) in created.created() {
+            println!("created media item {}", media_item.id);
+        }
+        if !created.all_created() {
+            return Err("an item was not created".into());
+        }
+    }
     let progress = upload.progress();
     println!(
-        "uploaded {} of {} bytes in {} session(s); the upload token is ready for batchCreate",
+        "uploaded {} of {} bytes in {} session(s)",
         progress.confirmed,
         progress.total,
         upload.sessions_started()
     );
     println!(
-        "the emulator holds {} object(s)",
-        emulator.inspect().objects.len()
+        "the emulator holds {} media item(s)",
+        emulator.inspect().media_items.len()
     );
     emulator.stop();
     Ok(())

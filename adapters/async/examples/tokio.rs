@@ -5,7 +5,8 @@
 use std::error::Error;
 
 use gphotos_emulator::{Config, Emulator};
-use gphotos_upload::{AccessToken, Endpoint, MediaFile, Upload, UploadConfig};
+use gphotos_upload::library::{BatchCreate, Call, Destination, NewMediaItem};
+use gphotos_upload::{AccessToken, Endpoint, MediaFile, RetryPolicy, Upload, UploadConfig};
 use gphotos_upload_async::{Driver, HyperTransport, StaticToken, TokioFile};
 
 #[tokio::main]
@@ -31,7 +32,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         chunk_size: 1024 * 1024,
         ..UploadConfig::default()
     };
-    let mut upload = Upload::new(endpoint, file, config)?;
+    let mut upload = Upload::new(endpoint.clone(), file, config)?;
     let driver = Driver::new(
         HyperTransport::new(),
         StaticToken(AccessToken::new("example-access-token")),
@@ -40,16 +41,31 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let result = driver.upload(&mut upload, TokioFile::new(&path)).await;
     tokio::fs::remove_dir_all(&dir).await?;
     // The upload token is single-use and secret: it goes to mediaItems:batchCreate, never to a log.
-    let _upload_token = result?;
+    let upload_token = result?;
+
+    // Turn it into a media item. batchCreate answers 200 even when items fail: check each one.
+    let item = NewMediaItem::new(upload_token).with_file_name("example.jpg");
+    for batch in BatchCreate::split(vec![item], &Destination::library())? {
+        let mut call = Call::new(endpoint.clone(), batch, RetryPolicy::default(), 1);
+        let created = driver.call(&mut call).await?;
+        for (_, media_item) in created.created() {
+            println!("created media item {}", media_item.id);
+        }
+        if !created.all_created() {
+            return Err("an item was not created".into());
+        }
+    }
     let progress = upload.progress();
     println!(
-        "uploaded {} of {} bytes in {} session(s); the upload token is ready for batchCreate",
+        "uploaded {} of {} bytes in {} session(s)",
         progress.confirmed,
         progress.total,
         upload.sessions_started()
     );
-    let stored = emulator.inspect().objects;
-    println!("the emulator holds {} object(s)", stored.len());
+    println!(
+        "the emulator holds {} media item(s)",
+        emulator.inspect().media_items.len()
+    );
     emulator.stop();
     Ok(())
 }

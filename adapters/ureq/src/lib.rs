@@ -56,6 +56,14 @@
 //! core's call machine: retries where they are safe, and [`Error::Ambiguous`] instead of a blind
 //! retry when a `batchCreate` or album call may already have taken effect.
 //!
+//! # Many files
+//!
+//! [`Client::upload_files`] runs the core's multi-file job on worker threads: several uploads at
+//! once, tokens grouped into `batchCreate` calls, and a [`Journal`] written ahead of every request,
+//! so that running the same job again after a crash resumes instead of starting over and never
+//! creates an item twice. [`Client::run_job`] is the same with a [`JobObserver`] of your own (a
+//! progress display, your own journal).
+//!
 //! # Security
 //! The bearer token goes only where the core's origin policy allows ([`Endpoint::may_carry_token`]);
 //! redirects are never followed. Errors never quote tokens or session URLs. ureq itself logs full
@@ -70,19 +78,23 @@ mod config;
 mod credentials;
 mod drive;
 mod error;
-mod job;
+mod journal;
 pub mod mime;
 pub mod oauth;
 mod observer;
+mod runner;
 mod transport;
 
 pub use client::{Client, ClientBuilder, media_file};
 pub use config::{DEFAULT_IO_BUFFER, DEFAULT_MAX_REPLY_BYTES, Timeouts};
 pub use credentials::{Credentials, TokenProvider};
 pub use error::Error;
-pub use job::JobObserver;
+pub use journal::{JobReport, Journal, job_file};
 pub use observer::{Observer, Quiet};
+pub use runner::JobObserver;
 
+/// The core's multi-file job types ([`job::JobFile`], [`job::JobConfig`], [`job::FileOutcome`]).
+pub use gphotos_upload::job;
 /// The core's Library types ([`library::NewMediaItem`], [`library::Destination`], results), so that
 /// a script needs no other import.
 pub use gphotos_upload::library;

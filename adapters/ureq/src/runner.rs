@@ -74,6 +74,8 @@ struct Work {
 struct Done {
     id: RequestId,
     outcome: Result<Response<Vec<u8>>, Failure>,
+    /// The file the request read from, to name it in a source error.
+    file: Option<PathBuf>,
 }
 
 impl Client {
@@ -215,7 +217,16 @@ impl Runner<'_> {
             Err(Failure::Network(what) | Failure::Unsent(what)) => {
                 job.handle_transport_error(now, done.id, &what)?;
             }
-            Err(failure @ (Failure::Source(_) | Failure::NoSource)) => {
+            // The upload retries, then fails this file with the message; the others go on.
+            Err(Failure::Source(error)) => {
+                let path = done
+                    .file
+                    .as_deref()
+                    .map_or_else(|| "the file".to_owned(), |p| p.display().to_string());
+                let what = format!("cannot read {path}: {error}");
+                job.handle_transport_error(now, done.id, &what)?;
+            }
+            Err(failure @ Failure::NoSource) => {
                 job.handle_transport_error(now, done.id, &failure)?;
             }
         }
@@ -259,14 +270,14 @@ fn worker(transport: &Transport, work: &Mutex<Receiver<Work>>, done: &Sender<Don
         let on_sent = &mut |n: u64| {
             sent.fetch_add(n, Ordering::Relaxed);
         };
-        let outcome = match (request.body(), file) {
-            (Payload::Range { .. }, Some(path)) => match File::open(&path) {
+        let outcome = match (request.body(), &file) {
+            (Payload::Range { .. }, Some(path)) => match File::open(path) {
                 Ok(mut source) => transport.perform(request, Some(&mut source), on_sent),
                 Err(error) => Err(Failure::Source(error)),
             },
             _ => transport.perform(request, None, on_sent),
         };
-        if done.send(Done { id, outcome }).is_err() {
+        if done.send(Done { id, outcome, file }).is_err() {
             return;
         }
     }

@@ -103,6 +103,7 @@ pub(crate) fn start(ex: &mut Exchange<'_, '_>) -> Reply {
     {
         let mut state = shared.state();
         if state.sessions.len() >= MAX_RECORDS {
+            writer.discard();
             return Reply::Respond(Response::google_error(503, "too many upload sessions"));
         }
         let seq = state.next_session;

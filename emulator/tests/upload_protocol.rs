@@ -481,3 +481,23 @@ fn upload_tokens_are_single_use_and_expire() {
     );
     assert_eq!(emu.inspect().media_items.len(), 1);
 }
+
+#[test]
+fn query_stops_showing_a_consumed_token() {
+    let emu = small(4);
+    let mut c = Client::connect(emu.addr());
+    let session = start(&mut c, 3, "x");
+    let token = chunk(&mut c, &session, "upload, finalize", 0, b"abc").text();
+    assert_eq!(query(&mut c, &session).text(), token);
+    let reply = batch_create(
+        &mut c,
+        &json!({"newMediaItems": [{"simpleMediaItem": {"uploadToken": token}}]}),
+    );
+    assert_eq!(reply.status, 200);
+    let reply = query(&mut c, &session);
+    assert_eq!(reply.header("x-goog-upload-status"), Some("final"));
+    assert!(
+        reply.body.is_empty(),
+        "a used token is not handed out again"
+    );
+}

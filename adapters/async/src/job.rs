@@ -30,6 +30,12 @@ pub trait JobObserver {
     fn finished(&mut self, index: usize, outcome: &FileOutcome) {
         let _ = (index, outcome);
     }
+
+    /// The job took in a reply (or a failure): a chance to show progress, for example
+    /// [`Job::progress`] at most a few times a second (it walks every file).
+    fn after_reply(&mut self, job: &Job) {
+        let _ = job;
+    }
 }
 
 /// What one request of the job came back with, and what it borrowed.
@@ -181,6 +187,7 @@ impl<T: Transport, A: Authorizer> Driver<T, A> {
                     }
                 };
                 debug_assert!(accepted.is_ok(), "the driver reports its own requests");
+                observer.after_reply(guard.job);
                 if let Some((index, source)) = returned.file
                     && outcomes[index].is_none()
                 {

@@ -543,6 +543,8 @@ struct Journal {
     records: Vec<Record>,
     finished: usize,
     stop_after: Option<(usize, super::Signal)>,
+    /// Confirmed bytes of the whole job after each reply.
+    confirmed: Vec<u64>,
 }
 
 impl JobObserver for Journal {
@@ -552,6 +554,10 @@ impl JobObserver for Journal {
         let parsed = Record::parse_journal(&line).expect("a record reads back");
         self.records.extend(parsed);
         Ok(())
+    }
+
+    fn after_reply(&mut self, job: &Job) {
+        self.confirmed.push(job.progress().bytes_confirmed);
     }
 
     fn finished(&mut self, _index: usize, _outcome: &FileOutcome) {
@@ -653,6 +659,12 @@ pub async fn job_many_files<T: Transport>(transport: T, random_faults: bool) {
         );
     }
     assert_eq!(journal.finished, 40);
+    let total: u64 = contents.iter().map(|(_, bytes)| bytes.len() as u64).sum();
+    assert_eq!(
+        journal.confirmed.last(),
+        Some(&total),
+        "progress ends at every byte"
+    );
     assert_media_items(&emu, &contents);
     assert_album(&emu, 40);
     let tally = &driver.transport().tally;

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 
 use gphotos_upload::AccessToken;
 
@@ -28,6 +29,20 @@ pub trait Authorizer {
 }
 
 impl<A: Authorizer + ?Sized> Authorizer for &A {
+    fn token(&self) -> impl Future<Output = Result<Option<AccessToken>, AuthError>> {
+        (**self).token()
+    }
+
+    fn refresh(
+        &self,
+        refused: Option<&AccessToken>,
+    ) -> impl Future<Output = Result<(), AuthError>> {
+        (**self).refresh(refused)
+    }
+}
+
+/// A shared authorizer (one token file for drivers spawned as separate tasks).
+impl<T: Authorizer + ?Sized> Authorizer for Arc<T> {
     fn token(&self) -> impl Future<Output = Result<Option<AccessToken>, AuthError>> {
         (**self).token()
     }

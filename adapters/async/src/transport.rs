@@ -1,6 +1,7 @@
 //! The one thing an executor has to provide: send a request, and sleep until a deadline.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Replies larger than this are refused by the transports of this crate, so that a hostile or broken
@@ -53,6 +54,26 @@ pub trait Transport {
 }
 
 impl<T: Transport + ?Sized> Transport for &T {
+    type Error = T::Error;
+
+    fn send(
+        &self,
+        request: http::Request<&[u8]>,
+    ) -> impl Future<Output = Result<http::Response<Vec<u8>>, Self::Error>> {
+        (**self).send(request)
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> {
+        (**self).sleep_until(deadline)
+    }
+
+    fn never_sent(error: &Self::Error) -> bool {
+        T::never_sent(error)
+    }
+}
+
+/// A shared transport, for drivers spawned as separate tasks.
+impl<T: Transport + ?Sized> Transport for Arc<T> {
     type Error = T::Error;
 
     fn send(

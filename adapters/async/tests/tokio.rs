@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use gphotos_upload::AccessToken;
@@ -109,29 +109,35 @@ async fn resume_from_snapshot_after_drop_mid_chunk() {
     drop_mid_chunk(true).await;
 }
 
-/// The driver future is `Send` with the hyper transport: it can be spawned, and it streams a real
-/// file through tokio's file API.
+/// The driver future is `Send` with the hyper transport: uploads can be spawned as tasks that share
+/// one transport and one authorizer, and they stream real files through tokio's file API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn spawned_upload_of_a_file_on_disk() {
+async fn spawned_uploads_of_files_on_disk() {
     let emu = scenarios::emulator();
-    let bytes = scenarios::data(7 * scenarios::GRANULE + 5, 9);
     let dir = std::env::temp_dir().join(format!("gphotos-async-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("spawned.jpg");
-    std::fs::write(&path, &bytes).unwrap();
-    let mut upload = scenarios::machine(&emu, "spawned.jpg", bytes.len(), 9);
-    let driver = Driver::new(
-        HyperTransport::new(),
-        StaticToken(AccessToken::new("test-access-token")),
-    );
-    let task = tokio::spawn(async move {
-        let result = driver.upload(&mut upload, TokioFile::new(&path)).await;
-        (result, upload)
-    });
-    let (result, upload) = task.await.expect("the task ran");
-    assert!(result.is_ok(), "{result:?}");
-    assert_eq!(upload.progress().confirmed, bytes.len() as u64);
-    scenarios::assert_stored(&emu, &[("spawned.jpg".into(), bytes)]);
+    let transport = Arc::new(HyperTransport::new());
+    let auth = Arc::new(StaticToken(AccessToken::new("test-access-token")));
+    let mut tasks = Vec::new();
+    let mut files = Vec::new();
+    for i in 0..2u64 {
+        let name = format!("spawned-{i}.jpg");
+        let bytes = scenarios::data(7 * scenarios::GRANULE + 5, 9 + i);
+        let path = dir.join(&name);
+        std::fs::write(&path, &bytes).unwrap();
+        let mut upload = scenarios::machine(&emu, &name, bytes.len(), 9 + i);
+        let driver = Driver::new(Arc::clone(&transport), Arc::clone(&auth));
+        tasks.push(tokio::spawn(async move {
+            let result = driver.upload(&mut upload, TokioFile::new(&path)).await;
+            (result, upload)
+        }));
+        files.push((name, bytes));
+    }
+    for (task, (_, bytes)) in tasks.into_iter().zip(&files) {
+        let (result, upload) = task.await.expect("the task ran");
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(upload.progress().confirmed, bytes.len() as u64);
+    }
+    scenarios::assert_stored(&emu, &files);
     let _ = std::fs::remove_dir_all(&dir);
-    let _ = Ordering::SeqCst;
 }

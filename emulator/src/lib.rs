@@ -25,6 +25,7 @@
 //! ```
 
 mod args;
+mod chunk;
 mod config;
 mod control;
 mod faults;
@@ -36,6 +37,7 @@ mod random;
 mod response;
 mod routes;
 mod server;
+mod session;
 mod state;
 mod storage;
 mod upload;

@@ -2,7 +2,7 @@
 
 use crate::faults::RequestKind;
 use crate::http::Head;
-use crate::upload::Command;
+use crate::session::Command;
 
 /// Where a request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,6 +14,7 @@ use crate::library;
 use crate::oauth;
 use crate::response::Response;
 use crate::routes::{Route, route};
+use crate::session;
 use crate::state::{RequestRecord, Shared};
 use crate::upload;
 
@@ -201,7 +202,7 @@ fn exchange(shared: &Shared, conn: &mut Conn, head: &Head) -> bool {
     drop(ex);
     record.status = response.as_ref().map(|r| r.status);
     if matches!(route, Route::Session(_)) {
-        upload::note_bytes_seen(shared, head, record.body_len);
+        session::note_bytes_seen(shared, head, record.body_len);
     }
     // Recorded before the reply goes out, so a client that has its answer sees it in the log.
     if kind != RequestKind::Control {
@@ -252,7 +253,7 @@ fn with_fault(ex: &mut Exchange<'_, '_>, route: &Route, fault: Option<FaultActio
             let streams_itself = matches!(
                 route,
                 Route::Raw
-                    | Route::Session(upload::Command::Upload | upload::Command::UploadFinalize)
+                    | Route::Session(session::Command::Upload | session::Command::UploadFinalize)
             );
             if streams_itself || bytes >= ex.body.remaining() {
                 // The request arrived (in full, or in part for an upload that keeps whole units):
@@ -282,7 +283,7 @@ fn with_fault(ex: &mut Exchange<'_, '_>, route: &Route, fault: Option<FaultActio
         }
         FaultAction::ExpireSession => {
             if matches!(route, Route::Session(_)) {
-                upload::expire_session(ex);
+                session::expire_session(ex);
             }
             dispatch(ex, route)
         }
@@ -397,7 +398,7 @@ fn dispatch(ex: &mut Exchange<'_, '_>, route: &Route) -> Reply {
     match route {
         Route::Start => upload::start(ex),
         Route::Raw => upload::raw(ex),
-        Route::Session(command) => upload::session_command(ex, *command),
+        Route::Session(command) => session::session_command(ex, *command),
         Route::BadUpload(message) => Reply::Respond(Response::google_error(400, *message)),
         Route::BatchCreate => with_body(ex, &|body| library::batch_create(shared, body)),
         Route::GetMediaItem(id) => Reply::Respond(library::get_media_item(shared, id)),

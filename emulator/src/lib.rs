@@ -28,6 +28,7 @@ mod args;
 mod chunk;
 mod config;
 mod control;
+mod fault_book;
 mod faults;
 mod http;
 mod inspect;

@@ -8,7 +8,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Instant, SystemTime};
 
 use crate::config::Config;
-use crate::faults::{FaultBook, RequestKind};
+use crate::fault_book::FaultBook;
+use crate::faults::RequestKind;
 use crate::oauth::OAuthState;
 use crate::storage::{ObjectWriter, Store};
 

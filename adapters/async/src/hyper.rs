@@ -24,7 +24,7 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 ///
 /// [`HyperTransport::new`] speaks plain `http://` only, which the core allows for loopback (an
 /// emulator). For Google itself, hand [`HyperTransport::with_client`] a client built on an https
-/// connector, for example with `hyper-rustls`:
+/// connector, for example with `hyper-rustls` 0.27 (features `http1` and `webpki-roots`):
 ///
 /// ```ignore
 /// let https = hyper_rustls::HttpsConnectorBuilder::new()

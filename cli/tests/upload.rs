@@ -286,3 +286,53 @@ fn the_demo_works_without_an_account() {
     );
     assert!(stderr.contains("Demo passed"), "{stderr}");
 }
+
+#[test]
+fn verbose_logs_name_uploads_but_no_secret() {
+    let emu = emulator();
+    let home = tempdir();
+    let video = home.path().join("v.mp4");
+    write_media(&video, 300_000, 5);
+    let output = finish(
+        upload_command(home.path(), &emu)
+            .args(["-vvv", "--chunk-size", "64K"])
+            .arg(&video),
+    );
+    assert_exit(&output, 0);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let upload_id = &emu.inspect().sessions[0].upload_id;
+    assert!(
+        stderr.contains(upload_id.as_str()),
+        "upload ids are logged: {stderr}"
+    );
+    assert!(
+        stderr.contains("confirmed=65536"),
+        "sizes are logged: {stderr}"
+    );
+    assert!(!stderr.contains("upload_id="), "no session URL: {stderr}");
+    assert!(!stderr.contains("Bearer"), "no token: {stderr}");
+    // The upload token is in the journal (a secret file), never in the log.
+    let journal_dir = home.path().join("state/gphotos-upload/journals");
+    let journal = std::fs::read_dir(&journal_dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let record: serde_json::Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["record"] == "uploaded")
+        .expect("an uploaded record");
+    let token = record["token"]
+        .as_str()
+        .expect("the token is kept for batchCreate");
+    assert!(!stderr.contains(token), "no upload token in the log");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&journal).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the journal holds secrets");
+    }
+}

@@ -290,8 +290,19 @@ impl Login {
     /// [`Error::Credentials`] when no port can be bound, no randomness is available, or `scopes` is
     /// empty.
     pub fn start(client: &OAuthClient, scopes: &[Scope]) -> Result<Self, Error> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(|e| {
-            credentials(format!("cannot listen on 127.0.0.1 for the redirect: {e}"))
+        Self::start_on_port(client, scopes, 0)
+    }
+
+    /// [`Login::start`] with the listener on `port` of 127.0.0.1 (0: any free port), for an OAuth
+    /// client whose console settings or a firewall expect a fixed redirect port.
+    ///
+    /// # Errors
+    /// As [`Login::start`]; also when `port` is taken.
+    pub fn start_on_port(client: &OAuthClient, scopes: &[Scope], port: u16) -> Result<Self, Error> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).map_err(|e| {
+            credentials(format!(
+                "cannot listen on 127.0.0.1:{port} for the redirect: {e}; choose another port"
+            ))
         })?;
         let port = listener
             .local_addr()

@@ -1,13 +1,13 @@
-//! `gphotos-upload auth login`: the installed-app consent flow with PKCE on a loopback listener.
+//! `gphotos-upload auth login`: the installed-app consent flow with PKCE on a loopback listener
+//! (the adapter's [`Login`]; the `state` and verifier come from the operating system's CSPRNG).
 
-use std::net::TcpListener;
 use std::path::Path;
 
-use gphotos_upload::oauth::{Consent, OAuthClient, Scope};
-use gphotos_upload_ureq::oauth::{Exchanger, save_token_file};
+use gphotos_upload::oauth::{OAuthClient, Scope};
+use gphotos_upload_ureq::Error;
+use gphotos_upload_ureq::oauth::{Exchanger, Login, save_token_file};
 
 use super::browser;
-use super::listener::{WaitError, wait_for_code};
 use crate::args::LoginArgs;
 use crate::failure::Failure;
 use crate::places::default_token_file;
@@ -24,19 +24,8 @@ pub fn run(args: &LoginArgs) -> Result<(), Failure> {
         None => default_token_file()?,
     };
     let client = read_client(&args.client_secrets)?;
-    let listener = TcpListener::bind(("127.0.0.1", args.port)).map_err(|e| {
-        Failure::failed(format!(
-            "cannot listen on 127.0.0.1:{} for the consent redirect: {e}; pass another --port",
-            args.port
-        ))
-    })?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| Failure::failed(format!("the redirect listener has no address: {e}")))?
-        .port();
-    let consent = Consent::new(&client, port, &args.scopes, random()?, random()?)
-        .map_err(|e| Failure::usage(e.to_string()))?;
-    let url = consent.authorization_url();
+    let login = Login::start_on_port(&client, &args.scopes, args.port).map_err(login_failure)?;
+    let url = login.authorization_url();
     eprintln!("To sign in, open this address in a browser (on this machine):\n\n    {url}\n");
     if !args.no_browser && browser::open(&url) {
         eprintln!("(a browser was asked to open it)");
@@ -44,21 +33,11 @@ pub fn run(args: &LoginArgs) -> Result<(), Failure> {
     eprintln!(
         "Waiting up to {} for the browser to come back to {} ...",
         units::duration(args.timeout),
-        consent.redirect_uri()
+        login.redirect_uri()
     );
-    let code = wait_for_code(&listener, &consent, args.timeout).map_err(|e| match e {
-        WaitError::TimedOut(after) => Failure::failed(format!(
-            "no answer from the browser within {}; run `gphotos-upload auth login` again (with \
-             --timeout for more time)",
-            units::duration(after)
-        )),
-        WaitError::Redirect(error) => Failure::failed(error.to_string()),
-        WaitError::Io(error) => Failure::failed(format!("the redirect listener failed: {error}")),
-    })?;
-    drop(listener);
-    let token = Exchanger::default()
-        .run(&consent.exchange(&code))
-        .map_err(|e| Failure::failed(format!("the code exchange failed: {e}")))?;
+    let token = login
+        .finish(args.timeout, &Exchanger::default())
+        .map_err(login_failure)?;
     save_token_file(&token_path, &token).map_err(|e| Failure::failed(e.to_string()))?;
     let granted: Vec<&str> = token
         .photos_scopes()
@@ -103,13 +82,10 @@ fn read_client(path: &Path) -> Result<OAuthClient, Failure> {
         .map_err(|e| Failure::usage(format!("the OAuth client file {}: {e}", path.display())))
 }
 
-/// 32 bytes from the operating system's CSPRNG.
-fn random() -> Result<[u8; 32], Failure> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| {
-        Failure::failed(format!(
-            "the operating system gave no random bytes for the login: {e}"
-        ))
-    })?;
-    Ok(bytes)
+/// The login's failure, without the adapter's generic "no usable access token" preamble.
+fn login_failure(error: Error) -> Failure {
+    match error {
+        Error::Credentials { reason } => Failure::failed(reason),
+        other => Failure::failed(other.to_string()),
+    }
 }

@@ -1,7 +1,6 @@
 //! `gphotos-upload auth`: sign in (the installed-app consent flow) and describe the stored token.
 
 mod browser;
-mod listener;
 mod login;
 mod status;
 

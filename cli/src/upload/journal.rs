@@ -13,11 +13,38 @@ use sha2::{Digest, Sha256};
 use crate::failure::Failure;
 use crate::places::journal_dir;
 
-/// An open journal.
+/// An open journal, locked against a second process running the same command at once (the lock
+/// dies with the process, so a killed run never blocks its rerun).
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
-    file: File,
+    file: Locked,
+}
+
+#[cfg(unix)]
+type Locked = nix::fcntl::Flock<File>;
+#[cfg(not(unix))]
+type Locked = File;
+
+#[cfg(unix)]
+fn lock(file: File) -> io::Result<Locked> {
+    use nix::fcntl::{Flock, FlockArg};
+    Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
+        if errno == nix::errno::Errno::EWOULDBLOCK {
+            io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "another gphotos-upload is running with this journal; wait for it to finish \
+                 (or give this run its own --journal)",
+            )
+        } else {
+            io::Error::from(errno)
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn lock(file: File) -> io::Result<Locked> {
+    Ok(file)
 }
 
 impl Journal {
@@ -40,7 +67,8 @@ impl Journal {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let mut file = options.open(path).map_err(|e| fail("cannot open it", &e))?;
+        let file = options.open(path).map_err(|e| fail("cannot open it", &e))?;
+        let mut file = lock(file).map_err(|e| fail("cannot lock it", &e))?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .map_err(|e| fail("cannot read it", &e))?;
@@ -153,6 +181,7 @@ mod tests {
         let (mut journal, old) = Journal::open(&path).unwrap();
         assert_eq!(old, vec![record.clone()]);
         journal.append(&record).unwrap();
+        drop(journal);
         let (_, old) = Journal::open(&path).unwrap();
         assert_eq!(old, vec![record.clone(), record]);
         #[cfg(unix)]
@@ -161,6 +190,24 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_journal_in_use_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let (held, _) = Journal::open(&path).unwrap();
+        let second = Journal::open(&path).unwrap_err().to_string();
+        assert!(
+            second.contains("another gphotos-upload is running"),
+            "{second}"
+        );
+        drop(held);
+        assert!(
+            Journal::open(&path).is_ok(),
+            "free again once the holder is gone"
+        );
     }
 
     #[test]

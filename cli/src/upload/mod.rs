@@ -308,7 +308,7 @@ impl JobObserver for Sink<'_> {
         if let Record::Session { upload, .. } = record {
             let progress = upload.progress();
             tracing::debug!(
-                upload_id = upload.upload_id().unwrap_or("-"),
+                uploader_id = upload.upload_id().unwrap_or("-"),
                 confirmed = progress.confirmed,
                 total = progress.total,
                 "journal: {record:?}"

@@ -146,7 +146,7 @@ impl Report {
         }
         let _ = write!(
             text,
-            ", {failed} failed, {skipped} skipped; {} uploaded in {} ({})",
+            ", {failed} failed, {skipped} skipped; {} of media created in {} ({})",
             units::bytes(bytes_sent),
             units::duration(elapsed),
             units::rate(bytes_sent, elapsed.max(Duration::from_millis(1)))

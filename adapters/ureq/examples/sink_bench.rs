@@ -2,7 +2,7 @@
 //! the rate and the process's peak resident memory.
 //!
 //! ```text
-//! cargo run --release -p gphotos-upload-ureq --example sink_bench -- [SIZE_MIB | PATH] [CHUNK_MIB]
+//! cargo run --release -p gphotos-upload-ureq --example sink_bench -- [SIZE_MIB | PATH] [CHUNK_MIB] [BUFFER_KIB]
 //! ```
 //!
 //! With `GPHOTOS_ENDPOINT` set (for example to a `gphotos-emulator --sink` started separately) it
@@ -55,6 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let what = args.next().unwrap_or_else(|| "1024".into());
     let chunk_mib: u64 = args.next().map_or(Ok(8), |c| c.parse())?;
+    let buffer_kib: usize = args.next().map_or(Ok(256), |b| b.parse())?;
     // An external server (`gphotos-emulator --sink`) keeps its CPU out of this process's figures.
     let (emulator, endpoint) = if let Ok(url) = std::env::var("GPHOTOS_ENDPOINT") {
         (None, url)
@@ -90,7 +91,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     #[allow(clippy::cast_precision_loss)]
     let mib = (size >> 10) as f64 / 1024.0;
     println!(
-        "{mib:.0} MiB in {:.2} s: {:.0} MiB/s, chunk {chunk_mib} MiB, peak RSS {} KiB{}",
+        "{mib:.0} MiB in {:.2} s: {:.0} MiB/s, chunk {chunk_mib} MiB, buffer {buffer_kib} KiB, peak RSS {} KiB{}",
         elapsed.as_secs_f64(),
         mib / elapsed.as_secs_f64(),
         peak_rss_kib().map_or_else(|| "?".into(), |k| k.to_string()),

@@ -41,6 +41,13 @@ pub(crate) enum Reply {
     Hangup,
 }
 
+impl Reply {
+    /// 400 `INVALID_ARGUMENT` with a message for the client's developer.
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
+        Self::Respond(Response::google_error(400, message))
+    }
+}
+
 pub(crate) fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
     static NEXT_ID: AtomicU64 = AtomicU64::new(0);
     loop {

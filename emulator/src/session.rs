@@ -51,10 +51,6 @@ impl Command {
     }
 }
 
-fn bad_request(message: impl Into<String>) -> Reply {
-    Reply::Respond(Response::google_error(400, message))
-}
-
 /// How long a request waits for another request on the same session to finish: long enough for
 /// the thread serving an interrupted chunk to notice that its client went away and commit.
 const BUSY_WAIT: Duration = Duration::from_secs(1);
@@ -132,7 +128,7 @@ fn live_session<'s>(state: &'s mut State, id: &str) -> Result<&'s mut Session, R
 
 fn query(ex: &mut Exchange<'_, '_>, id: &str) -> Reply {
     if ex.content_length.unwrap_or(0) != 0 {
-        return bad_request("A query carries no body.");
+        return Reply::bad_request("A query carries no body.");
     }
     let mut state = ex.shared.state();
     let (status, received, token) = match live_session(&mut state, id) {
@@ -151,7 +147,7 @@ fn query(ex: &mut Exchange<'_, '_>, id: &str) -> Reply {
 
 fn cancel(ex: &mut Exchange<'_, '_>, id: &str) -> Reply {
     if ex.content_length.unwrap_or(0) != 0 {
-        return bad_request("A cancel carries no body.");
+        return Reply::bad_request("A cancel carries no body.");
     }
     wait_until_idle(ex.shared, id);
     let mut state = ex.shared.state();

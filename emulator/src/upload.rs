@@ -9,10 +9,6 @@ use crate::response::Response;
 use crate::server::{Exchange, Reply};
 use crate::state::{MAX_RECORDS, Object, Session, SessionStatus};
 
-fn bad_request(message: impl Into<String>) -> Reply {
-    Reply::Respond(Response::google_error(400, message))
-}
-
 /// `POST /v1/uploads` with `X-Goog-Upload-Command: start`.
 pub(crate) fn start(ex: &mut Exchange<'_, '_>) -> Reply {
     let (shared, head) = (ex.shared, ex.head);
@@ -20,15 +16,17 @@ pub(crate) fn start(ex: &mut Exchange<'_, '_>) -> Reply {
         return Reply::Respond(response);
     }
     if ex.content_length.unwrap_or(0) != 0 {
-        return bad_request("A start request carries no body: send Content-Length: 0.");
+        return Reply::bad_request("A start request carries no body: send Content-Length: 0.");
     }
     let raw_size = match head.header("x-goog-upload-raw-size").map(str::parse::<u64>) {
         None => {
-            return bad_request("X-Goog-Upload-Raw-Size is required to start a resumable upload.");
+            return Reply::bad_request(
+                "X-Goog-Upload-Raw-Size is required to start a resumable upload.",
+            );
         }
-        Some(Err(_)) => return bad_request("X-Goog-Upload-Raw-Size is not a number."),
+        Some(Err(_)) => return Reply::bad_request("X-Goog-Upload-Raw-Size is not a number."),
         Some(Ok(0)) => {
-            return bad_request(
+            return Reply::bad_request(
                 "X-Goog-Upload-Raw-Size must be positive: an empty file cannot be uploaded.",
             );
         }
@@ -38,7 +36,7 @@ pub(crate) fn start(ex: &mut Exchange<'_, '_>) -> Reply {
         .header("x-goog-upload-content-type")
         .filter(|v| !v.is_empty())
     else {
-        return bad_request("X-Goog-Upload-Content-Type is required.");
+        return Reply::bad_request("X-Goog-Upload-Content-Type is required.");
     };
     let file_name = match file_name(head.header("x-goog-upload-file-name")) {
         Ok(name) => name,
@@ -100,11 +98,11 @@ pub(crate) fn start(ex: &mut Exchange<'_, '_>) -> Reply {
 fn file_name(value: Option<&str>) -> Result<Option<String>, Reply> {
     match value {
         None | Some("") => Ok(None),
-        Some(name) if name.len() > 255 => Err(bad_request(
+        Some(name) if name.len() > 255 => Err(Reply::bad_request(
             "X-Goog-Upload-File-Name is longer than 255 bytes.",
         )),
         Some(name) if name.bytes().all(|b| (0x20..0x7f).contains(&b)) => Ok(Some(name.to_owned())),
-        Some(_) => Err(bad_request(
+        Some(_) => Err(Reply::bad_request(
             "X-Goog-Upload-File-Name must be printable ASCII.",
         )),
     }
@@ -121,7 +119,7 @@ pub(crate) fn raw(ex: &mut Exchange<'_, '_>) -> Reply {
         .header("x-goog-upload-content-type")
         .filter(|v| !v.is_empty())
     else {
-        return bad_request("X-Goog-Upload-Content-Type is required.");
+        return Reply::bad_request("X-Goog-Upload-Content-Type is required.");
     };
     let content_type = content_type.to_owned();
     let file_name = match file_name(ex.head.header("x-goog-upload-file-name")) {
@@ -135,7 +133,7 @@ pub(crate) fn raw(ex: &mut Exchange<'_, '_>) -> Reply {
         ));
     };
     if len == 0 {
-        return bad_request("Payload must not be empty");
+        return Reply::bad_request("Payload must not be empty");
     }
     if shared.state().objects.len() >= MAX_RECORDS {
         return Reply::Respond(Response::google_error(503, "too many objects"));

@@ -103,4 +103,6 @@ pub(crate) enum ClientKind {
     Ceiling,
     /// `gphotos_upload_ureq::Client::upload_file`.
     Ureq,
+    /// `gphotos_upload_async::Driver` with its hyper transport.
+    Async,
 }

@@ -2,7 +2,7 @@
 //! Google's guides show it. `-T` streams the file; `--data-binary @FILE` would load it into memory.
 
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::fixtures::Input;
 use crate::measure::{self, ClientCommand, Sample};
@@ -22,8 +22,9 @@ pub(crate) fn version() -> Option<String> {
     })
 }
 
-/// Uploads `input` with curl. Time is the sum of both curl processes; the peak RSS is the upload's
-/// (the start request is timed by this process, as it cannot be probed without its output).
+/// Uploads `input` with curl. Time is the sum of both curl processes; the peak RSS and CPU time are
+/// the upload's (the start request is timed by this process, as it cannot be probed without its
+/// output).
 ///
 /// # Errors
 /// A curl failure or a start reply without a session URL.
@@ -46,6 +47,8 @@ pub(crate) fn upload(
     let start = Sample {
         elapsed: started.elapsed(),
         max_rss_kib: 0,
+        client_cpu: Duration::ZERO,
+        server_cpu: Duration::ZERO,
     };
     if !output.status.success() {
         return Err(format!(

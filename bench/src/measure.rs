@@ -14,6 +14,10 @@ pub(crate) struct Sample {
     pub(crate) elapsed: Duration,
     /// The client's peak resident set, KiB.
     pub(crate) max_rss_kib: u64,
+    /// The client's CPU time (user and system).
+    pub(crate) client_cpu: Duration,
+    /// The emulator's CPU time during the run (filled in by the caller, which hosts it).
+    pub(crate) server_cpu: Duration,
 }
 
 impl Sample {
@@ -22,6 +26,8 @@ impl Sample {
         Self {
             elapsed: self.elapsed + other.elapsed,
             max_rss_kib: self.max_rss_kib.max(other.max_rss_kib),
+            client_cpu: self.client_cpu + other.client_cpu,
+            server_cpu: self.server_cpu + other.server_cpu,
         }
     }
 }
@@ -73,9 +79,13 @@ pub(crate) fn run(probe: &Path, client: &ClientCommand) -> Result<Sample, String
     let elapsed = u64::try_from(field("elapsed_ns")?).map_err(|_| "negative time".to_owned())?;
     let max_rss_kib = u64::try_from(field("max_rss_kib")?)
         .map_err(|_| format!("{name}: the probe could not read the peak RSS"))?;
+    let cpu = u64::try_from(field("cpu_us")?)
+        .map_err(|_| format!("{name}: the probe could not read the CPU time"))?;
     Ok(Sample {
         elapsed: Duration::from_nanos(elapsed),
         max_rss_kib,
+        client_cpu: Duration::from_micros(cpu),
+        server_cpu: Duration::ZERO,
     })
 }
 
@@ -94,14 +104,20 @@ mod tests {
         let a = Sample {
             elapsed: Duration::from_millis(3),
             max_rss_kib: 900,
+            client_cpu: Duration::from_millis(1),
+            server_cpu: Duration::from_millis(2),
         };
         let b = Sample {
             elapsed: Duration::from_millis(5),
             max_rss_kib: 400,
+            client_cpu: Duration::from_millis(1),
+            server_cpu: Duration::from_millis(2),
         };
         let both = a.then(b);
         assert_eq!(both.elapsed, Duration::from_millis(8));
         assert_eq!(both.max_rss_kib, 900);
+        assert_eq!(both.client_cpu, Duration::from_millis(2));
+        assert_eq!(both.server_cpu, Duration::from_millis(4));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::fixtures::{self, Input};
 use crate::measure::{self, ClientCommand, Sample};
 use crate::plan::{self, Available, Case, Contender};
 use crate::report::{self, Setup};
-use crate::{cli, curl};
+use crate::{cli, curl, rss};
 
 /// Sizes and repetitions after `--quick` and the explicit flags.
 struct Settings {
@@ -110,13 +110,15 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), String> {
             let sample = run_case(case, inputs, &probe, cli.as_deref())
                 .map_err(|e| format!("{} ({:?}): {e}", case.contender.label(), case.workload))?;
             eprintln!(
-                "round {round}/{}: {:?} {} x{}: {:.3} s, peak RSS {:.1} MiB",
+                "round {round}/{}: {:?} {} x{}: {:.3} s, peak RSS {:.1} MiB, CPU client {:.2} s, server {:.2} s",
                 settings.repeats,
                 case.workload,
                 case.contender.label(),
                 case.concurrency,
                 sample.elapsed.as_secs_f64(),
                 kib_to_mib(sample.max_rss_kib),
+                sample.client_cpu.as_secs_f64(),
+                sample.server_cpu.as_secs_f64(),
             );
             samples.push(sample);
         }
@@ -191,7 +193,8 @@ fn run_case(
     })
     .map_err(|e| format!("cannot start the emulator: {e}"))?;
     let endpoint = emulator.base_url();
-    let sample = match case.contender {
+    let cpu_before = rss::own_cpu();
+    let mut sample = match case.contender {
         Contender::Ceiling => measure::run(
             probe,
             &rust_client(probe, ClientKind::Ceiling, &endpoint, 1, inputs),
@@ -199,6 +202,16 @@ fn run_case(
         Contender::Ureq => measure::run(
             probe,
             &rust_client(probe, ClientKind::Ureq, &endpoint, case.concurrency, inputs),
+        )?,
+        Contender::Async => measure::run(
+            probe,
+            &rust_client(
+                probe,
+                ClientKind::Async,
+                &endpoint,
+                case.concurrency,
+                inputs,
+            ),
         )?,
         Contender::Curl => curl::upload(probe, &endpoint, &inputs[0])?,
         Contender::Cli => {
@@ -209,6 +222,7 @@ fn run_case(
             )?
         }
     };
+    sample.server_cpu = rss::own_cpu().saturating_sub(cpu_before);
     verify(&emulator, inputs)?;
     emulator.stop();
     Ok(sample)
@@ -224,6 +238,7 @@ fn rust_client(
     let kind = match kind {
         ClientKind::Ceiling => "ceiling",
         ClientKind::Ureq => "ureq",
+        ClientKind::Async => "async",
     };
     let mut args: Vec<OsString> = vec![
         "client".into(),

@@ -13,6 +13,8 @@ pub(crate) enum Contender {
     Cli,
     /// `gphotos_upload_ureq::Client` used as a library.
     Ureq,
+    /// `gphotos_upload_async::Driver` (hyper, tokio) used as a library.
+    Async,
 }
 
 impl Contender {
@@ -23,6 +25,7 @@ impl Contender {
             Self::Curl => "curl -T",
             Self::Cli => "gphotos-upload CLI",
             Self::Ureq => "ureq adapter (library)",
+            Self::Async => "async adapter (library, hyper)",
         }
     }
 }
@@ -65,6 +68,7 @@ pub(crate) fn cases(workloads: &[Workload], available: Available) -> Vec<Case> {
                     add(workload, Contender::Cli, 1);
                 }
                 add(workload, Contender::Ureq, 1);
+                add(workload, Contender::Async, 1);
             }
             Workload::Small => {
                 for concurrency in [1, 8] {
@@ -72,6 +76,7 @@ pub(crate) fn cases(workloads: &[Workload], available: Available) -> Vec<Case> {
                         add(workload, Contender::Cli, concurrency);
                     }
                     add(workload, Contender::Ureq, concurrency);
+                    add(workload, Contender::Async, concurrency);
                 }
             }
         }

@@ -33,7 +33,8 @@ pub(crate) fn render(setup: &Setup, cases: &[Case], samples: &[Vec<Sample>]) -> 
     let _ = writeln!(
         out,
         "each figure: median of {} run(s), runs interleaved round by round; \"range\" is the slowest and fastest run. \
-         MB = 10^6 bytes; peak RSS is the client process's largest over the runs.",
+         MB = 10^6 bytes; peak RSS is the client process's largest over the runs; client and server CPU are \
+         user + system CPU-seconds of the client process and of the emulator (median).",
         setup.repeats
     );
     let _ = writeln!(
@@ -50,9 +51,12 @@ pub(crate) fn render(setup: &Setup, cases: &[Case], samples: &[Vec<Sample>]) -> 
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "| workload | client | concurrency | median time | MB/s | range MB/s | files/s | x ceiling | peak RSS |"
+        "| workload | client | concurrency | median time | MB/s | range MB/s | files/s | x ceiling | peak RSS | client CPU | server CPU |"
     );
-    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        out,
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
     for (case, runs) in cases.iter().zip(samples) {
         let Some(typical) = median(runs) else {
             continue;
@@ -85,7 +89,7 @@ pub(crate) fn render(setup: &Setup, cases: &[Case], samples: &[Vec<Sample>]) -> 
         };
         let _ = writeln!(
             out,
-            "| {workload} | {} | {} | {:.3} s | {:.0} | {:.0}-{:.0} | {files_per_s} | {ratio} | {:.1} MiB |",
+            "| {workload} | {} | {} | {:.3} s | {:.0} | {:.0}-{:.0} | {files_per_s} | {ratio} | {:.1} MiB | {:.2} s | {:.2} s |",
             case.contender.label(),
             case.concurrency,
             secs(typical),
@@ -93,14 +97,21 @@ pub(crate) fn render(setup: &Setup, cases: &[Case], samples: &[Vec<Sample>]) -> 
             mb_per_s(bytes, slowest),
             mb_per_s(bytes, fastest),
             count(usize::try_from(peak).unwrap_or(usize::MAX)) / 1024.0,
+            secs(median_by(runs, |s| s.client_cpu).unwrap_or_default()),
+            secs(median_by(runs, |s| s.server_cpu).unwrap_or_default()),
         );
     }
     out
 }
 
-/// The median wall time (the mean of the middle two for an even count).
+/// The median wall time.
 pub(crate) fn median(samples: &[Sample]) -> Option<Duration> {
-    let mut times: Vec<Duration> = samples.iter().map(|s| s.elapsed).collect();
+    median_by(samples, |s| s.elapsed)
+}
+
+/// The median of one measure of the samples (the mean of the middle two for an even count).
+fn median_by(samples: &[Sample], measure: impl Fn(&Sample) -> Duration) -> Option<Duration> {
+    let mut times: Vec<Duration> = samples.iter().map(measure).collect();
     times.sort_unstable();
     let mid = times.len() / 2;
     match times.len() {
@@ -161,6 +172,8 @@ mod tests {
         Sample {
             elapsed: Duration::from_millis(ms),
             max_rss_kib: ms,
+            client_cpu: Duration::from_millis(ms / 2),
+            server_cpu: Duration::from_millis(ms / 4),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The Rust clients, each run in a child process of the benchmark.
 
 mod ceiling;
+mod hyper;
 mod ureq;
 
 use crate::args::{ClientArgs, ClientKind};
@@ -21,5 +22,6 @@ pub(crate) fn run(args: &ClientArgs) -> Result<(), String> {
             ceiling::upload_all(&args.endpoint, &args.files)
         }
         ClientKind::Ureq => ureq::upload_all(&args.endpoint, &args.files, args.concurrency),
+        ClientKind::Async => hyper::upload_all(&args.endpoint, &args.files, args.concurrency),
     }
 }

@@ -125,6 +125,7 @@ impl ClientBuilder {
             io_buffer: self.io_buffer,
             user_agent: &self.user_agent,
             max_idle_per_host: self.max_idle_per_host.max(1),
+            proxy: ureq::Proxy::try_from_env(),
         });
         Ok(Client {
             inner: Arc::new(Inner {

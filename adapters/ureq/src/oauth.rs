@@ -46,6 +46,7 @@ impl Exchanger {
             io_buffer: DEFAULT_IO_BUFFER,
             user_agent: concat!("gphotos-upload-ureq/", env!("CARGO_PKG_VERSION")),
             max_idle_per_host: 2,
+            proxy: ureq::Proxy::try_from_env(),
         });
         Self { transport, retry }
     }

@@ -44,6 +44,10 @@ impl fmt::Display for Failure {
 #[derive(Debug, Clone)]
 pub(crate) struct Transport {
     agent: Agent,
+    /// Without the proxy, for loopback hosts, when a proxy is configured: plain http is allowed
+    /// only because loopback traffic never leaves the machine, and a proxy would carry it (bearer
+    /// token included) across the network unencrypted.
+    direct: Option<Agent>,
     max_reply_bytes: u64,
 }
 
@@ -54,12 +58,24 @@ pub(crate) struct TransportConfig<'a> {
     pub io_buffer: usize,
     pub user_agent: &'a str,
     pub max_idle_per_host: usize,
+    /// The HTTP proxy, usually [`ureq::Proxy::try_from_env`] (`HTTPS_PROXY`, `NO_PROXY`...).
+    pub proxy: Option<ureq::Proxy>,
 }
 
 impl Transport {
     pub(crate) fn new(config: &TransportConfig<'_>) -> Self {
+        let direct = config.proxy.is_some().then(|| Self::agent(config, None));
+        Self {
+            agent: Self::agent(config, config.proxy.clone()),
+            direct,
+            max_reply_bytes: config.max_reply_bytes,
+        }
+    }
+
+    fn agent(config: &TransportConfig<'_>, proxy: Option<ureq::Proxy>) -> Agent {
         let timeouts = config.timeouts;
-        let agent = Agent::config_builder()
+        Agent::config_builder()
+            .proxy(proxy)
             .http_status_as_error(false)
             .max_redirects(0)
             .user_agent(config.user_agent)
@@ -72,11 +88,7 @@ impl Transport {
             .max_idle_connections_per_host(config.max_idle_per_host)
             .max_idle_connections(config.max_idle_per_host.max(10))
             .build()
-            .new_agent();
-        Self {
-            agent,
-            max_reply_bytes: config.max_reply_bytes,
-        }
+            .new_agent()
     }
 
     /// Sends `request`, streaming a [`Payload::Range`] from `source`, and reads the reply.
@@ -88,6 +100,10 @@ impl Transport {
         source: Option<&mut dyn ReadSeek>,
         on_sent: &mut dyn FnMut(u64),
     ) -> Result<Response<Vec<u8>>, Failure> {
+        let agent = match (&self.direct, request.uri().host()) {
+            (Some(direct), Some(host)) if gphotos_upload::is_loopback(host) => direct,
+            _ => &self.agent,
+        };
         let (mut parts, payload) = request.into_parts();
         // ureq falls back to chunked encoding for a reader without a length, which Google (and the
         // emulator) refuse: a body always goes with its Content-Length. The core sets it; this
@@ -100,8 +116,8 @@ impl Transport {
         }
         let outcome = match payload {
             // No body at all: a POST keeps the core's `Content-Length: 0`, a GET sends none.
-            Payload::Empty => self.agent.run(Request::from_parts(parts, ())),
-            Payload::Bytes(bytes) => self.agent.run(Request::from_parts(parts, bytes)),
+            Payload::Empty => agent.run(Request::from_parts(parts, ())),
+            Payload::Bytes(bytes) => agent.run(Request::from_parts(parts, bytes)),
             Payload::Range { offset, len } => {
                 let source = source.ok_or(Failure::NoSource)?;
                 source
@@ -249,14 +265,19 @@ mod tests {
 
     use super::*;
 
-    fn transport() -> Transport {
-        Transport::new(&TransportConfig {
+    fn config() -> TransportConfig<'static> {
+        TransportConfig {
             timeouts: Timeouts::uniform(std::time::Duration::from_secs(5)),
             max_reply_bytes: 4096,
             io_buffer: 4096,
             user_agent: "test",
             max_idle_per_host: 1,
-        })
+            proxy: None,
+        }
+    }
+
+    fn transport() -> Transport {
+        Transport::new(&config())
     }
 
     fn post(url: &str) -> Request<Payload> {
@@ -305,5 +326,30 @@ mod tests {
             .unwrap();
         let failure = transport().perform(request, None, &mut |_| {}).unwrap_err();
         assert!(matches!(failure, Failure::NoSource), "{failure:?}");
+    }
+
+    #[test]
+    fn loopback_requests_bypass_a_configured_proxy() {
+        // The proxy is a closed port: going through it would fail.
+        let closed = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let transport = Transport::new(&TransportConfig {
+            proxy: Some(ureq::Proxy::new(&format!("http://127.0.0.1:{closed}")).unwrap()),
+            ..config()
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/x", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            use std::io::Write as _;
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut head = [0; 1024];
+            let _ = stream.read(&mut head);
+            let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n");
+        });
+        let reply = transport.perform(post(&url), None, &mut |_| {}).unwrap();
+        assert_eq!(reply.status(), 204);
     }
 }

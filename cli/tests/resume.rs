@@ -152,3 +152,55 @@ fn a_run_killed_while_creating_never_creates_a_second_item() {
         show(&output)
     );
 }
+
+#[test]
+fn upload_tokens_of_a_killed_run_are_reused_not_uploaded_again() {
+    let emu = Emulator::start(Config::default()).unwrap();
+    // The video is slow, so the photos wait (uploaded, tokens journaled) for one batchCreate.
+    emu.inject("upload@every:stall=100ms".parse().unwrap())
+        .unwrap();
+    let home = tempdir();
+    let dir = home.path().join("day");
+    write_media(&dir.join("a.jpg"), 20_000, 1);
+    write_media(&dir.join("b.jpg"), 30_000, 2);
+    let video = write_media(&dir.join("c.mp4"), 4 << 20, 3);
+    let command = || {
+        let mut command = upload_command(home.path(), &emu);
+        command.args(["--chunk-size", "256K"]).arg(&dir);
+        command
+    };
+    let mut child = command()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    kill_when(&mut child, &emu, |s| {
+        s.requests_of(RequestKind::Raw)
+            .filter(|r| r.status == Some(200))
+            .count()
+            == 2
+            && s.sessions.first().is_some_and(|v| v.bytes_received >= MIB)
+    });
+    assert!(
+        emu.inspect().media_items.is_empty(),
+        "killed before any item was created"
+    );
+    emu.clear_faults();
+    let output = finish(&mut command());
+    assert_exit(&output, 0);
+    let state = emu.inspect();
+    assert_eq!(
+        state.requests_of(RequestKind::Raw).count(),
+        2,
+        "the photos' journaled upload tokens were used, not uploaded again"
+    );
+    assert_eq!(state.sessions.len(), 1, "the video resumed its session");
+    assert_eq!(state.media_items.len(), 3);
+    assert!(
+        state
+            .media_items
+            .iter()
+            .any(|m| m.sha256 == sha256_hex(&video))
+    );
+    assert_eq!(state.requests_of(RequestKind::BatchCreate).count(), 1);
+}

@@ -104,6 +104,14 @@ fn visit(path: &Path, named: bool, seen: &mut HashSet<PathBuf>, found: &mut Vec<
     if !seen.insert(canonical.clone()) {
         return;
     }
+    // The journal and the workers name files by their path as text.
+    let Some(canonical_text) = canonical.to_str() else {
+        found.push(Found::Unreadable {
+            shown,
+            reason: "its path is not valid UTF-8; rename it (or a parent directory)".into(),
+        });
+        return;
+    };
     let Some(mime_type) = mime::for_path(path) else {
         let extension = path.extension().map_or_else(
             || "no extension".to_owned(),
@@ -123,7 +131,7 @@ fn visit(path: &Path, named: bool, seen: &mut HashSet<PathBuf>, found: &mut Vec<
     found.push(Found::Media(MediaInput {
         shown,
         key: FileKey {
-            path: canonical.to_string_lossy().into_owned(),
+            path: canonical_text.to_owned(),
             size: metadata.len(),
             modified,
         },
@@ -172,5 +180,19 @@ mod tests {
             |f| matches!(f, Found::Unreadable { shown, .. } if shown.ends_with("missing.png"))
         ));
         assert_eq!(found.len(), 4, "one.JPG is listed once");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_path_that_is_not_utf8_is_reported_not_mangled() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9.jpg"));
+        std::fs::write(&path, b"x").unwrap();
+        let found = scan(&[dir.path().to_path_buf()]);
+        assert!(
+            matches!(&found[..], [Found::Unreadable { reason, .. }] if reason.contains("UTF-8")),
+            "{found:?}"
+        );
     }
 }

@@ -697,3 +697,23 @@ fn debug_output_hides_the_session_url_and_tokens() {
     let e = Endpoint::parse("https://photoslibrary.googleapis.com/v1/").unwrap();
     assert!(e.is_google());
 }
+
+#[test]
+fn a_conflicting_writer_is_waited_out_not_counted_as_a_refusal() {
+    // A chunk meets 409 (an abandoned request still writing), then a 400 offset mismatch: the
+    // machine backs off and resyncs both times instead of giving up after two refusals.
+    let mut h = harness(
+        8 * G,
+        4,
+        vec![
+            Fault::None,
+            Fault::Status(409, None),
+            Fault::None,
+            Fault::Status(400, None),
+        ],
+    );
+    done(&h.run(100));
+    let t = trace(&h);
+    assert_eq!(&t[1..4], ["upload 0+1048576", "query", "upload 0+1048576"]);
+    assert_eq!(h.waits.len(), 1, "the conflict costs one backoff");
+}

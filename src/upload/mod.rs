@@ -547,6 +547,12 @@ impl Upload {
         if is_gone(status) {
             return self.new_session();
         }
+        if status == StatusCode::CONFLICT {
+            // Another request is still writing to the session (one abandoned by a killed process,
+            // say): wait for it to settle, then ask where the session stands.
+            let asked = retry::retry_after(response.headers());
+            return self.retry(now, Next::Query, false, asked, "HTTP 409".into());
+        }
         if !status.is_success() {
             if retry::classify(status, response.body().as_ref()) == Verdict::Permanent {
                 // A refused chunk may be re-sent once after a resync (the server may know a

@@ -188,3 +188,31 @@ fn a_token_file_with_floats_survives_rewrites_unchanged() {
         );
     }
 }
+
+/// Found by the `upload_machine` target: `resume()` with a request in flight forgot the request, so
+/// its reply would have been refused as stale and a second request sent beside it.
+#[test]
+fn resume_with_a_request_in_flight_keeps_it() {
+    use gphotos_upload::{Action, Endpoint, MediaFile, Upload, UploadConfig};
+    let endpoint = Endpoint::parse("http://[::1]:9/v1/").unwrap();
+    let file = MediaFile {
+        size: 5,
+        mime_type: "image/png".into(),
+        file_name: None,
+    };
+    let mut upload = Upload::new(endpoint, file, UploadConfig::default()).unwrap();
+    let now = std::time::Instant::now();
+    let Action::Send(t) = upload.poll_action(now) else {
+        panic!("a start comes first")
+    };
+    upload.resume();
+    assert_eq!(upload.poll_action(now), Action::AwaitReply);
+    let reply = http::Response::builder()
+        .status(200)
+        .body(Vec::new())
+        .unwrap();
+    assert!(
+        upload.handle_response(now, t.id, &reply).is_ok(),
+        "the reply still belongs to the request"
+    );
+}

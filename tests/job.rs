@@ -356,3 +356,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn quota_on_batch_create_keeps_the_tokens_for_the_rerun() {
+    let mut server = FakeServer::new(G, vec![Fault::None, Fault::None, Fault::Status(429, None)]);
+    server.daily_quota = true;
+    let files = files(&[10, 20]);
+    let mut run = Run::new(2);
+    let mut job = Job::new(endpoint(), files.clone(), config(1), &[], run.now);
+    assert!(run.drive(&mut job, &mut server, 1000, false));
+    assert!(job.stopped().is_some());
+    assert!(
+        !run.journal
+            .iter()
+            .any(|r| matches!(r, Record::TokenDropped { .. }))
+    );
+
+    let mut rerun = Run::new(2);
+    let mut job = Job::new(endpoint(), files, config(1), &run.journal, rerun.now);
+    assert!(rerun.drive(&mut job, &mut server, 1000, false));
+    assert_eq!(created(&rerun), 2);
+    assert_eq!(server.sessions.len(), 2, "no file uploaded twice");
+}

@@ -860,8 +860,23 @@ impl Job {
                             alone: true,
                         };
                     } else {
-                        let key = self.files[file].key.clone();
-                        self.journal(Record::TokenDropped { file: key });
+                        // A refused call may be about the token itself (expired, unknown): a
+                        // rerun uploads afresh. After a quota stop, an unusable credential or
+                        // exhausted retries the token is still good, and a rerun reuses it.
+                        if matches!(
+                            error,
+                            LibraryError::Rejected { .. } | LibraryError::Invalid(_)
+                        ) {
+                            let key = self.files[file].key.clone();
+                            self.journal(Record::TokenDropped { file: key });
+                        } else {
+                            self.states[file] = FileState::Uploaded {
+                                token,
+                                issued_at,
+                                ambiguous: false,
+                                alone: false,
+                            };
+                        }
                         self.finish(file, FileOutcome::Failed(FileError::Library(error.clone())));
                     }
                 }

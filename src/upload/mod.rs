@@ -356,10 +356,12 @@ impl Upload {
     /// Prepares the upload to continue in a new run: after a restore from a snapshot (another
     /// process may have sent more than the snapshot knows) or after a failure (for example once the
     /// daily quota has reset). Retry counters start afresh and the server is queried, or a session
-    /// started. Finished uploads, and cancelled, empty or invalid ones, stay as they are.
+    /// started. Finished uploads, uploads with a request in flight, and cancelled, empty or invalid
+    /// ones stay as they are.
     pub fn resume(&mut self) {
         match self.step {
-            Step::Done(_) => return,
+            // A request in flight is the adapter's to answer; resuming cannot forget it.
+            Step::Done(_) | Step::InFlight { .. } => return,
             Step::Failed(ref error) => {
                 if matches!(
                     error,

@@ -216,3 +216,55 @@ fn resume_with_a_request_in_flight_keeps_it() {
         "the reply still belongs to the request"
     );
 }
+
+/// `journal`: a journal whose `session` record holds an upload of another size than the file (a
+/// damaged or edited journal) was resumed as is, and the job asked the adapter for bytes far beyond
+/// the file's end. Such a record is now ignored and the file starts afresh.
+#[test]
+fn a_journaled_session_of_another_size_is_not_resumed() {
+    use gphotos_upload::job::{FileKey, Job, JobAction, JobConfig, JobFile, Now, Record};
+
+    let now = Instant::now();
+    let mut other = upload(5_000_000);
+    let (id, _) = send(&mut other, now);
+    other.handle_response(now, id, &started()).unwrap();
+    let key = FileKey {
+        path: "b.mp4".into(),
+        size: 786_437,
+        modified: 2,
+    };
+    let journal = Record::parse_journal(
+        &Record::Session {
+            file: key.clone(),
+            upload: Box::new(other),
+        }
+        .to_line(),
+    )
+    .unwrap();
+    let file = JobFile {
+        key,
+        mime_type: "video/mp4".into(),
+        file_name: None,
+        description: None,
+    };
+    // Resumable, so that a resumed session and a fresh one can be told apart.
+    let config = JobConfig {
+        concurrency: 1,
+        simple_upload_max: 0,
+        ..JobConfig::default()
+    };
+    let clock = Now {
+        instant: now,
+        unix: 1_735_689_600,
+    };
+    let mut job = Job::new(Endpoint::parse(ROOT).unwrap(), vec![file], config, &journal, clock);
+    let JobAction::Send(send) = job.poll_action(clock) else {
+        panic!("the job sends a request first");
+    };
+    let request = &send.transmit.request;
+    assert_eq!(
+        request.headers()["x-goog-upload-command"], "start",
+        "a fresh session, not a query to the journaled one"
+    );
+    assert_eq!(request.headers()["x-goog-upload-raw-size"], "786437");
+}

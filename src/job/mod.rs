@@ -1021,7 +1021,11 @@ fn replay(
                 }
             }
             Record::Session { file: key, upload } => {
-                if let Some(i) = file(key) {
+                // A session of another size is not this file's (a damaged or edited journal): it
+                // would ask for bytes the file does not have, so the file starts afresh instead.
+                if let Some(i) = file(key)
+                    && upload.file().size == key.size
+                {
                     states[i] = FileState::Resumable(upload.clone());
                 }
             }

@@ -257,14 +257,89 @@ fn a_journaled_session_of_another_size_is_not_resumed() {
         instant: now,
         unix: 1_735_689_600,
     };
-    let mut job = Job::new(Endpoint::parse(ROOT).unwrap(), vec![file], config, &journal, clock);
+    let mut job = Job::new(
+        Endpoint::parse(ROOT).unwrap(),
+        vec![file],
+        config,
+        &journal,
+        clock,
+    );
     let JobAction::Send(send) = job.poll_action(clock) else {
         panic!("the job sends a request first");
     };
     let request = &send.transmit.request;
     assert_eq!(
-        request.headers()["x-goog-upload-command"], "start",
+        request.headers()["x-goog-upload-command"],
+        "start",
         "a fresh session, not a query to the journaled one"
     );
     assert_eq!(request.headers()["x-goog-upload-raw-size"], "786437");
+}
+
+/// A snapshot as a damaged or edited journal may hold it: a started upload's JSON with `edit`
+/// applied.
+fn edited_snapshot(edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let now = Instant::now();
+    let mut u = upload(100);
+    let (id, _) = send(&mut u, now);
+    u.handle_response(now, id, &started()).unwrap();
+    let mut json = serde_json::to_value(&u).unwrap();
+    edit(&mut json);
+    json.to_string()
+}
+
+/// `journal`: restored counters at their maximum (`next_id`, `sessions`, ...) overflowed on the next
+/// request; a panic in debug builds. They now wrap or saturate.
+#[test]
+fn restored_counters_at_their_maximum_do_not_overflow() {
+    let text = edited_snapshot(|json| {
+        json["next_id"] = u64::MAX.into();
+        for counter in ["sessions", "rewinds", "refusals", "auth_failures"] {
+            json[counter] = u32::MAX.into();
+        }
+    });
+    let mut restored: Upload = serde_json::from_str(&text).unwrap();
+    restored.resume();
+    let now = Instant::now();
+    let (id, command) = send(&mut restored, now);
+    assert_eq!(command, "query");
+    let gone = Response::builder().status(404).body(Vec::new()).unwrap();
+    restored.handle_response(now, id, &gone).unwrap();
+    assert!(matches!(
+        restored.poll_action(now),
+        Action::Failed(Error::SessionsExhausted { .. })
+    ));
+}
+
+/// `journal`: a snapshot with more bytes confirmed than the file has, an empty file, or a session
+/// URL that breaks the origin policy was restored, and the machine then planned a chunk past the
+/// end of the file (a subtraction overflow) or sent bytes over plain http off loopback. Such a
+/// snapshot is now refused when read, and a journal holding it names the line.
+#[test]
+fn impossible_snapshots_are_refused_when_read() {
+    use gphotos_upload::job::Record;
+
+    type Edit = fn(&mut serde_json::Value);
+    let edits: [(&str, Edit); 4] = [
+        ("confirmed", |json| json["confirmed"] = 101.into()),
+        ("empty", |json| json["file"]["size"] = 0.into()),
+        ("session URL", |json| {
+            json["session"]["uri"] = "http://example.com/upload/0".into();
+        }),
+        ("granularity", |json| {
+            json["session"]["granularity"] = 0.into();
+        }),
+    ];
+    for (what, edit) in edits {
+        let text = edited_snapshot(edit);
+        assert!(serde_json::from_str::<Upload>(&text).is_err(), "{what}");
+        let journal = format!(
+            "{{\"record\":\"session\",\"file\":{{\"path\":\"a\",\"size\":100,\"modified\":0}},\"upload\":{text}}}\n{{\"record\":\"token_dropped\",\"file\":{{\"path\":\"a\",\"size\":100,\"modified\":0}}}}\n"
+        );
+        let error = Record::parse_journal(journal.as_bytes()).unwrap_err();
+        assert_eq!(error.line, 1, "{what}");
+    }
+    // The unedited snapshot still reads.
+    let text = edited_snapshot(|_| {});
+    assert!(serde_json::from_str::<Upload>(&text).is_ok());
 }

@@ -197,8 +197,12 @@ impl From<SavedStep> for Step {
 ///
 /// Serialize it (serde) to survive a crash: the restored machine carries on where the original
 /// stood, treating a request that was in flight as interrupted (it queries the server) and skipping a
-/// pending backoff.
+/// pending backoff. A snapshot whose state no upload can reach (more bytes confirmed than the file
+/// has, a session URL that breaks the origin policy: a damaged or edited file) is refused when read.
+// `remote = "Self"` derives inherent `Upload::serialize` and `Upload::deserialize`, so that the
+// trait impls below can check the state after reading it.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Upload {
     #[serde(with = "endpoint_text")]
     endpoint: Endpoint,
@@ -220,7 +224,48 @@ pub struct Upload {
     cancel_requested: bool,
 }
 
+impl Serialize for Upload {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Upload::serialize(self, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Upload {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let upload = Upload::deserialize(deserializer)?;
+        upload.check().map_err(serde::de::Error::custom)?;
+        Ok(upload)
+    }
+}
+
 impl Upload {
+    /// Whether a restored state is one an upload can be in.
+    fn check(&self) -> Result<(), String> {
+        if self.file.size == 0 {
+            return Err("an upload of an empty file".into());
+        }
+        if self.confirmed > self.file.size {
+            return Err(format!(
+                "{} bytes confirmed of a {}-byte file",
+                self.confirmed, self.file.size
+            ));
+        }
+        if let Some(session) = &self.session {
+            if session.granularity == 0 || session.sent_end > self.file.size {
+                return Err("an impossible upload session".into());
+            }
+            let secure = match (session.uri.scheme_str(), session.uri.host()) {
+                (Some("https"), Some(_)) => true,
+                (Some("http"), Some(host)) => crate::is_loopback(host),
+                _ => false,
+            };
+            if !secure {
+                return Err("a session URL that is neither https nor loopback".into());
+            }
+        }
+        Ok(())
+    }
+
     /// A new upload of `file` to the API at `endpoint`.
     ///
     /// # Errors
@@ -461,7 +506,8 @@ impl Upload {
 
     fn send(&mut self, next: Next) -> Transmit {
         let id = RequestId(self.next_id);
-        self.next_id += 1;
+        // Ids only need to differ from the previous one; a restored counter may be anything.
+        self.next_id = self.next_id.wrapping_add(1);
         let (request, sent) = match (next, &mut self.session) {
             (Next::Chunk, Some(session)) => {
                 let (len, finalize) = plan_chunk(
@@ -522,7 +568,7 @@ impl Upload {
             }
         };
         self.session = Some(session);
-        self.sessions += 1;
+        self.sessions = self.sessions.saturating_add(1);
         self.confirmed = 0;
         self.rewinds = 0;
         self.made_progress();
@@ -559,7 +605,7 @@ impl Upload {
             if retry::classify(status, response.body().as_ref()) == Verdict::Permanent {
                 // A refused chunk may be re-sent once after a resync (the server may know a
                 // different offset); a second refusal without progress is final.
-                self.refusals += 1;
+                self.refusals = self.refusals.saturating_add(1);
                 if self.refusals > 1 {
                     return Step::Failed(rejected(response));
                 }
@@ -666,7 +712,7 @@ impl Upload {
             });
         }
         if size < self.confirmed {
-            self.rewinds += 1;
+            self.rewinds = self.rewinds.saturating_add(1);
             if self.rewinds > self.config.max_rewinds {
                 return Step::Failed(Error::Rewinds {
                     count: self.rewinds,
@@ -697,7 +743,7 @@ impl Upload {
             }
             Verdict::DailyQuota => Step::Failed(Error::DailyQuota),
             Verdict::Unauthorized => {
-                self.auth_failures += 1;
+                self.auth_failures = self.auth_failures.saturating_add(1);
                 if self.auth_failures > 1 {
                     Step::Failed(Error::Unauthorized)
                 } else {

@@ -4,7 +4,9 @@
 //! broken invariant is a bug. Each module drives one part of the project with arbitrary input and
 //! panics (which libFuzzer reports as a crash) when an invariant breaks.
 
+pub mod emulator;
 pub mod headers;
+pub mod journal;
 pub mod json;
 pub mod library;
 pub mod oauth;

@@ -642,10 +642,12 @@ pub fn redirect(input: &RedirectInput) {
             assert!(state_given, "a code accepted without our state: {target:?}");
             assert!(!code.expose().is_empty());
             let request = consent.exchange(code).request();
-            assert!(
-                !request.uri().to_string().contains(code.expose()) || code.expose().len() < 8,
+            assert_eq!(
+                request.uri().to_string(),
+                gphotos_upload::oauth::DEFAULT_TOKEN_URI,
                 "the code travels in the body, not the URL"
             );
+            assert!(!request.body().is_empty());
         }
         Err(RedirectError::AccessDenied | RedirectError::Authorization { .. }) => {
             assert!(

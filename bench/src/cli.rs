@@ -51,12 +51,15 @@ pub(crate) fn locate(explicit: Option<&Path>, probe: &Path) -> Result<PathBuf, S
     }
 }
 
-/// The CLI uploading `inputs` with `concurrency` uploads at once.
+/// The CLI uploading `inputs` with `concurrency` uploads at once, keeping its journal at `journal`
+/// (a path of its own for each run: a journal left by an earlier run would make the CLI skip the
+/// files as already created).
 pub(crate) fn command(
     binary: &Path,
     endpoint: &str,
     inputs: &[Input],
     concurrency: usize,
+    journal: &Path,
 ) -> ClientCommand {
     let mut args: Vec<std::ffi::OsString> = vec![
         "upload".into(),
@@ -64,6 +67,10 @@ pub(crate) fn command(
         endpoint.into(),
         "--concurrency".into(),
         concurrency.to_string().into(),
+        "--no-progress".into(),
+        "--journal".into(),
+        journal.into(),
+        "--".into(),
     ];
     args.extend(inputs.iter().map(|i| i.path.clone().into_os_string()));
     ClientCommand {

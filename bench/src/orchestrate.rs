@@ -107,7 +107,11 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), String> {
                 Workload::Big => std::slice::from_ref(&big),
                 Workload::Small => small.as_slice(),
             };
-            let sample = run_case(case, inputs, &probe, cli.as_deref())
+            let journal = dir.join(format!(
+                "journal-{round}-{}.jsonl",
+                case_number(&cases, case)
+            ));
+            let sample = run_case(case, inputs, &probe, cli.as_deref(), &journal)
                 .map_err(|e| format!("{} ({:?}): {e}", case.contender.label(), case.workload))?;
             eprintln!(
                 "round {round}/{}: {:?} {} x{}: {:.3} s, peak RSS {:.1} MiB, CPU client {:.2} s, server {:.2} s",
@@ -134,6 +138,11 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), String> {
     };
     print!("{}", report::render(&setup, &cases, &samples));
     Ok(())
+}
+
+/// The position of `case` in `cases`, to name per-run files.
+fn case_number(cases: &[Case], case: &Case) -> usize {
+    cases.iter().position(|c| c == case).unwrap_or(0)
 }
 
 fn kib_to_mib(kib: u64) -> f64 {
@@ -186,6 +195,7 @@ fn run_case(
     inputs: &[Input],
     probe: &Path,
     cli: Option<&Path>,
+    journal: &Path,
 ) -> Result<Sample, String> {
     let emulator = Emulator::start(Config {
         storage: Storage::Sink,
@@ -216,10 +226,13 @@ fn run_case(
         Contender::Curl => curl::upload(probe, &endpoint, &inputs[0])?,
         Contender::Cli => {
             let binary = cli.ok_or("the CLI is not available")?;
-            measure::run(
+            let sample = measure::run(
                 probe,
-                &cli::command(binary, &endpoint, inputs, case.concurrency),
-            )?
+                &cli::command(binary, &endpoint, inputs, case.concurrency, journal),
+            );
+            // Deleted whatever the outcome: it holds upload tokens and session URLs.
+            let _ = std::fs::remove_file(journal);
+            sample?
         }
     };
     sample.server_cpu = rss::own_cpu().saturating_sub(cpu_before);

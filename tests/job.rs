@@ -193,6 +193,20 @@ fn calls_carry_fifty_items_while_uploads_go_on() {
 }
 
 #[test]
+fn a_session_is_journaled_once_not_after_every_chunk() {
+    // Nine chunks: a record per chunk would mean a journal sync between every two chunks.
+    let mut server = FakeServer::new(G, vec![]);
+    let run = run_all(&[36 * G + 5], config(1), &mut server);
+    assert_eq!(created(&run), 1);
+    let sessions = run
+        .journal
+        .iter()
+        .filter(|r| matches!(r, Record::Session { .. }))
+        .count();
+    assert_eq!(sessions, 1, "{:?}", run.journal);
+}
+
+#[test]
 fn an_album_is_created_once_even_across_reruns() {
     let mut server = FakeServer::new(G, vec![]);
     let mut cfg = config(2);

@@ -305,8 +305,9 @@ fn verbose_logs_name_uploads_but_no_secret() {
         stderr.contains(upload_id.as_str()),
         "upload ids are logged: {stderr}"
     );
+    // The session is journaled (and logged) once, when it opens, with the file's size.
     assert!(
-        stderr.contains("confirmed=65536"),
+        stderr.contains("total=300000"),
         "sizes are logged: {stderr}"
     );
     assert!(!stderr.contains("upload_id="), "no session URL: {stderr}");

@@ -35,8 +35,8 @@ pub enum Record {
         /// The new album's id.
         album_id: String,
     },
-    /// The resumable upload of `file` stands here (written when it starts a session and after each
-    /// acknowledged chunk).
+    /// The resumable upload of `file` has this session (written when the upload opens a session;
+    /// not after each chunk, since a restored upload asks the server how much it holds).
     Session {
         /// The file.
         file: FileKey,

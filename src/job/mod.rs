@@ -287,6 +287,9 @@ pub struct Job {
     album: AlbumState,
     /// Confirmed bytes per uploading file, for progress.
     confirmed: HashMap<usize, u64>,
+    /// Per uploading file, how many sessions its upload had opened when its session was last
+    /// journaled.
+    journaled_sessions: HashMap<usize, u32>,
     events: VecDeque<JobEvent>,
     /// Why the run stopped early (daily quota, credentials): nothing new starts.
     stopped: Option<String>,
@@ -333,6 +336,7 @@ impl Job {
             files,
             states,
             confirmed: HashMap::new(),
+            journaled_sessions: HashMap::new(),
             events: VecDeque::new(),
             stopped: None,
         };
@@ -524,28 +528,34 @@ impl Job {
     fn finish(&mut self, file: usize, outcome: FileOutcome) {
         self.states[file] = FileState::Finished(outcome.clone());
         self.confirmed.remove(&file);
+        self.journaled_sessions.remove(&file);
         self.events.push_back(JobEvent::FileFinished {
             index: file,
             outcome,
         });
     }
 
-    /// Journals a resumable upload's progress after each reply that moved it.
+    /// Journals a resumable upload's session when the upload opens one (its first, or a new one
+    /// after the server dropped the old): the session URL is what a rerun needs to resume. Progress
+    /// inside a session is not journaled: a restored upload asks the server where it stands anyway
+    /// (`Upload::resume` queries), and a record per chunk would put a journal sync (milliseconds on
+    /// many disks) between every two chunks of a large file.
     fn after_reply(&mut self, task_id: u64) {
         let Some(Task::Upload { file, upload }) = self.tasks.get(&task_id) else {
             return;
         };
         let (file, confirmed) = (*file, upload.progress().confirmed);
-        let moved = upload.upload_id().is_some()
-            && self.confirmed.get(&file) != Some(&confirmed)
+        let sessions = upload.sessions_started();
+        self.confirmed.insert(file, confirmed);
+        let new_session = sessions > 0
+            && self.journaled_sessions.get(&file) != Some(&sessions)
             && confirmed < upload.progress().total;
-        let started = upload.sessions_started() > 0 && !self.confirmed.contains_key(&file);
-        if moved || started {
+        if new_session {
             let record = Record::Session {
                 file: self.files[file].key.clone(),
                 upload: upload.clone(),
             };
-            self.confirmed.insert(file, confirmed);
+            self.journaled_sessions.insert(file, sessions);
             self.journal(record);
         }
     }
@@ -611,6 +621,9 @@ impl Job {
             FileState::Resumable(mut upload) => {
                 upload.resume();
                 self.confirmed.insert(file, upload.progress().confirmed);
+                // Its session is in the journal already: the record it was restored from.
+                self.journaled_sessions
+                    .insert(file, upload.sessions_started());
                 Task::Upload { file, upload }
             }
             _ if media.size <= self.config.simple_upload_max => match SimpleUpload::new(&media) {
@@ -809,6 +822,7 @@ impl Job {
             }
             (Task::Upload { file, .. } | Task::Simple { file, .. }, TaskEnd::Token(token)) => {
                 self.confirmed.remove(&file);
+                self.journaled_sessions.remove(&file);
                 self.journal(Record::Uploaded {
                     file: self.files[file].key.clone(),
                     token: token.clone(),

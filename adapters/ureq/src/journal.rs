@@ -118,7 +118,16 @@ impl Journal {
     /// # Errors
     /// The write or the flush failed.
     pub fn append(&mut self, record: &Record) -> io::Result<()> {
-        self.file.write_all(&record.to_line())?;
+        self.append_all(std::slice::from_ref(record))
+    }
+
+    /// Appends `records` in one write and flushes them to disk with one sync (group commit).
+    ///
+    /// # Errors
+    /// The write or the flush failed.
+    pub fn append_all(&mut self, records: &[Record]) -> io::Result<()> {
+        let lines: Vec<u8> = records.iter().flat_map(Record::to_line).collect();
+        self.file.write_all(&lines)?;
         self.file.sync_data()
     }
 }
@@ -127,6 +136,10 @@ impl Journal {
 impl JobObserver for Journal {
     fn journal(&mut self, record: &Record) -> io::Result<()> {
         self.append(record)
+    }
+
+    fn journal_all(&mut self, records: &[Record]) -> io::Result<()> {
+        self.append_all(records)
     }
 }
 
@@ -161,8 +174,12 @@ struct Collect<'a> {
 
 impl JobObserver for Collect<'_> {
     fn journal(&mut self, record: &Record) -> io::Result<()> {
+        self.journal_all(std::slice::from_ref(record))
+    }
+
+    fn journal_all(&mut self, records: &[Record]) -> io::Result<()> {
         match self.journal.as_deref_mut() {
-            Some(journal) => journal.append(record),
+            Some(journal) => journal.append_all(records),
             None => Ok(()),
         }
     }

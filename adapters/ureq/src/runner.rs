@@ -2,9 +2,11 @@
 //! what to journal and when to create items; this module performs its requests on a pool of
 //! threads, streams chunk bytes from the files, and hands back replies.
 //!
-//! The journal comes first: every record the job emits is handed to [`JobObserver::journal`] (which
-//! must make it durable) before the next request is performed, so a process killed at any moment
-//! resumes from its journal without losing or duplicating anything.
+//! The journal comes first: every record the job emits is handed to [`JobObserver::journal_all`]
+//! (which must make it durable) before the next request is performed, so a process killed at any
+//! moment resumes from its journal without losing or duplicating anything. Records that pile up
+//! while a sync is under way (replies of parallel uploads) go to the observer together, so a journal
+//! file syncs once for all of them (group commit) instead of once per record.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -36,6 +38,17 @@ pub trait JobObserver {
     /// The write failed: the run stops, since continuing without a journal could lose track of an
     /// upload or create an item twice on a rerun.
     fn journal(&mut self, record: &Record) -> io::Result<()>;
+
+    /// Makes `records` durable, in order: all the records the job produced since the last call.
+    /// The runner performs no further request until this returns. The default hands them to
+    /// [`JobObserver::journal`] one by one; a journal file should append them all and sync once,
+    /// since each sync can take milliseconds and the records of parallel uploads arrive together.
+    ///
+    /// # Errors
+    /// As [`JobObserver::journal`].
+    fn journal_all(&mut self, records: &[Record]) -> io::Result<()> {
+        records.iter().try_for_each(|record| self.journal(record))
+    }
 
     /// The file at `index` of [`Job::files`] has its outcome for this run.
     fn finished(&mut self, job: &Job, index: usize, outcome: &FileOutcome) {
@@ -241,15 +254,23 @@ impl Runner<'_> {
     }
 }
 
-/// Hands every pending event to the observer, in order (journal records included).
+/// Hands every pending event to the observer: the journal records first, all at once (one sync for
+/// the lot), then the files that finished, so that a file is reported only once its records are
+/// durable.
 fn flush(job: &mut Job, observer: &mut dyn JobObserver) -> Result<(), Error> {
+    let mut records = Vec::new();
+    let mut finished = Vec::new();
     while let Some(event) = job.poll_event() {
         match event {
-            JobEvent::Journal(record) => observer.journal(&record).map_err(Error::Journal)?,
-            JobEvent::FileFinished { index, outcome } => {
-                observer.finished(job, index, &outcome);
-            }
+            JobEvent::Journal(record) => records.push(record),
+            JobEvent::FileFinished { index, outcome } => finished.push((index, outcome)),
         }
+    }
+    if !records.is_empty() {
+        observer.journal_all(&records).map_err(Error::Journal)?;
+    }
+    for (index, outcome) in finished {
+        observer.finished(job, index, &outcome);
     }
     Ok(())
 }

@@ -93,12 +93,15 @@ impl Journal {
         ))
     }
 
-    /// Appends `record` and waits until it is on disk.
+    /// Appends `records` in one write and waits until they are on disk: one sync for all of them
+    /// (group commit), since a sync can take milliseconds and parallel uploads produce records
+    /// together.
     ///
     /// # Errors
     /// The write or the sync failed.
-    pub fn append(&mut self, record: &Record) -> io::Result<()> {
-        self.file.write_all(&record.to_line())?;
+    pub fn append_all(&mut self, records: &[Record]) -> io::Result<()> {
+        let lines: Vec<u8> = records.iter().flat_map(Record::to_line).collect();
+        self.file.write_all(&lines)?;
         self.file.sync_data()
     }
 
@@ -172,7 +175,7 @@ mod tests {
         {
             let (mut journal, old) = Journal::open(&path).unwrap();
             assert!(old.is_empty());
-            journal.append(&record).unwrap();
+            journal.append_all(std::slice::from_ref(&record)).unwrap();
         }
         // A crash in the middle of the next line.
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();
@@ -180,10 +183,13 @@ mod tests {
         drop(file);
         let (mut journal, old) = Journal::open(&path).unwrap();
         assert_eq!(old, vec![record.clone()]);
-        journal.append(&record).unwrap();
+        // Two records in one write and one sync.
+        journal
+            .append_all(&[record.clone(), record.clone()])
+            .unwrap();
         drop(journal);
         let (_, old) = Journal::open(&path).unwrap();
-        assert_eq!(old, vec![record.clone(), record]);
+        assert_eq!(old, vec![record.clone(), record.clone(), record]);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

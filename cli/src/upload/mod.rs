@@ -305,18 +305,24 @@ impl Sink<'_> {
 
 impl JobObserver for Sink<'_> {
     fn journal(&mut self, record: &Record) -> io::Result<()> {
-        if let Record::Session { upload, .. } = record {
-            let progress = upload.progress();
-            tracing::debug!(
-                uploader_id = upload.upload_id().unwrap_or("-"),
-                confirmed = progress.confirmed,
-                total = progress.total,
-                "journal: {record:?}"
-            );
-        } else {
-            tracing::debug!("journal: {record:?}");
+        self.journal_all(std::slice::from_ref(record))
+    }
+
+    fn journal_all(&mut self, records: &[Record]) -> io::Result<()> {
+        for record in records {
+            if let Record::Session { upload, .. } = record {
+                let progress = upload.progress();
+                tracing::debug!(
+                    uploader_id = upload.upload_id().unwrap_or("-"),
+                    confirmed = progress.confirmed,
+                    total = progress.total,
+                    "journal: {record:?}"
+                );
+            } else {
+                tracing::debug!("journal: {record:?}");
+            }
         }
-        self.journal.append(record)
+        self.journal.append_all(records)
     }
 
     fn finished(&mut self, _job: &Job, index: usize, outcome: &FileOutcome) {

@@ -301,9 +301,21 @@ impl FaultRule {
             return Err(FaultParseError("control requests cannot be faulted".into()));
         }
         let applies = match &self.action {
-            FaultAction::Status { status, .. } => {
+            FaultAction::Status {
+                status,
+                retry_after,
+                ..
+            } => {
                 if !(100..=599).contains(status) {
                     return Err(FaultParseError(format!("status {status} is not 100..=599")));
+                }
+                // It is written into a header: a line break would forge headers of its own.
+                if let Some(value) = retry_after
+                    && !value.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+                {
+                    return Err(FaultParseError(format!(
+                        "retry-after {value:?} is not printable ASCII"
+                    )));
                 }
                 true
             }

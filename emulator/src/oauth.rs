@@ -96,6 +96,10 @@ pub(crate) fn expire_presented_token(shared: &Shared, head: &Head) {
 }
 
 fn is_loopback_redirect(uri: &str) -> bool {
+    // It goes back out in the `Location` header: a line break would forge headers of its own.
+    if uri.chars().any(char::is_control) {
+        return false;
+    }
     let Some(rest) = uri.strip_prefix("http://") else {
         return false;
     };

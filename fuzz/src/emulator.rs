@@ -14,7 +14,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use arbitrary::Arbitrary;
-use gphotos_emulator::{Config, Emulator, Storage};
+use gphotos_emulator::{
+    Config, Emulator, FaultAction, FaultRule, Occurrence, RequestKind, Storage,
+};
 
 use crate::json::{Doc, Text};
 
@@ -30,6 +32,11 @@ const MAX_RESPONSE: usize = 1 << 20;
 static EMULATOR: Mutex<Option<(Emulator, u32)>> = Mutex::new(None);
 
 fn address() -> SocketAddr {
+    with_emulator(Emulator::addr)
+}
+
+/// Runs `f` on the shared emulator, replacing it every [`INPUTS_PER_EMULATOR`] inputs.
+fn with_emulator<T>(f: impl FnOnce(&Emulator) -> T) -> T {
     let mut slot = EMULATOR
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -51,7 +58,7 @@ fn address() -> SocketAddr {
         let emulator = Emulator::start(config).expect("the emulator starts on loopback");
         *slot = Some((emulator, 0));
     }
-    slot.as_ref().map(|(e, _)| e.addr()).expect("started above")
+    f(&slot.as_ref().expect("started above").0)
 }
 
 /// One input: requests sent one after another on a connection (a new one after a close).
@@ -115,7 +122,7 @@ pub enum Target {
     /// `/oauth2/token`.
     Token,
     /// `/oauth2/auth?...`.
-    Consent(Vec<(Text, String)>),
+    Consent(Vec<(Text, Text)>),
     /// Absolute form, `http://127.0.0.1:PORT/v1/uploads`.
     Absolute,
     /// Anything (the control endpoints excepted: they could install stalls).
@@ -249,6 +256,22 @@ const FORM_WORDS: &[&str] = &[
     "https://www.googleapis.com/auth/photoslibrary.appendonly",
 ];
 
+const CONSENT_WORDS: &[&str] = &[
+    "id.apps.googleusercontent.com",
+    "http://127.0.0.1:53682",
+    "http://localhost:9/cb?x=1",
+    "http://[::1]:9",
+    "http://127.0.0.1:53682/\r\nX-Injected: yes",
+    "https://127.0.0.1:9",
+    "code",
+    "token",
+    "https://www.googleapis.com/auth/photoslibrary.appendonly",
+    "S256",
+    "plain",
+    "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+    "",
+];
+
 const UPLOAD_WORDS: &[&str] = &[
     "resumable",
     "raw",
@@ -378,7 +401,7 @@ fn build(request: &Request, seen: &Seen, addr: SocketAddr) -> (Vec<u8>, bool) {
                     "code_challenge",
                     "code_challenge_method",
                 ]);
-                form.append_pair(&key, value);
+                form.append_pair(&key, &value.to_string_in(CONSENT_WORDS));
             }
             format!("/oauth2/auth?{}", form.finish())
         }
@@ -712,4 +735,169 @@ fn learn(answer: &Answer, seen: &mut Seen) {
             seen.albums.push(id.to_owned());
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fault rules (`--fault` flags and the control endpoint's JSON)
+
+const RULE_KEYS: &[&str] = &[
+    "kind",
+    "when",
+    "action",
+    "status",
+    "retry_after",
+    "body",
+    "bytes",
+    "millis",
+];
+const RULE_WORDS: &[&str] = &[
+    "start",
+    "raw",
+    "upload",
+    "finalize",
+    "query",
+    "cancel",
+    "batch_create",
+    "get",
+    "albums",
+    "token",
+    "consent",
+    "control",
+    "other",
+    "any",
+    "1",
+    "2+",
+    "every",
+    "status",
+    "daily_quota",
+    "drop_after",
+    "stall",
+    "lose_tail",
+    "expire_session",
+    "expire_access_token",
+    "malformed_headers",
+    "malformed_body",
+    "503",
+    "1\r\nX-Injected: yes",
+];
+
+const ACTION_WORDS: &[&str] = &[
+    "status",
+    "quota",
+    "daily-quota",
+    "drop",
+    "stall",
+    "lose-tail",
+    "expire-session",
+    "expire-token",
+    "malformed-headers",
+    "malformed-body",
+];
+
+/// One input of the `emulator_faults` target.
+#[derive(Arbitrary, Debug)]
+pub enum FaultInput {
+    /// The `--fault` text form, from the grammar's words.
+    Parts {
+        /// `KIND`.
+        kind: Text,
+        /// `@WHEN`.
+        when: Option<Text>,
+        /// `ACTION`.
+        action: Text,
+        /// `=VALUE`.
+        value: Option<Text>,
+        /// `,retry-after=...` and `,body=...`.
+        options: Vec<(Text, Text)>,
+    },
+    /// The `--fault` text form.
+    Text(String),
+    /// The control endpoint's JSON form.
+    Json(Doc),
+}
+
+/// Parses a fault rule; one that is accepted is installed (on any request, first occurrence) and
+/// played out on one request, whose answer must be well-formed.
+pub fn faults(input: &FaultInput) {
+    let text = match input {
+        FaultInput::Parts {
+            kind,
+            when,
+            action,
+            value,
+            options,
+        } => {
+            let mut text = kind.to_string_in(RULE_WORDS);
+            if let Some(when) = when {
+                text.push('@');
+                text.push_str(&when.to_string_in(RULE_WORDS));
+            }
+            text.push(':');
+            text.push_str(&action.to_string_in(ACTION_WORDS));
+            if let Some(value) = value {
+                text.push('=');
+                text.push_str(&value.to_string_in(RULE_WORDS));
+            }
+            for (name, value) in options {
+                text.push(',');
+                text.push_str(&name.to_string_in(&["retry-after", "body"]));
+                text.push('=');
+                text.push_str(&value.to_string_in(RULE_WORDS));
+            }
+            Some(text)
+        }
+        FaultInput::Text(text) => Some(text.clone()),
+        FaultInput::Json(_) => None,
+    };
+    let rule = match (input, text) {
+        (_, Some(text)) => match text.parse::<FaultRule>() {
+            Ok(rule) => rule,
+            Err(error) => {
+                assert!(!error.to_string().is_empty());
+                return;
+            }
+        },
+        (FaultInput::Json(doc), None) => {
+            let bytes = doc.bytes(RULE_KEYS, RULE_WORDS);
+            match serde_json::from_slice::<FaultRule>(&bytes) {
+                Ok(rule) => rule,
+                Err(_) => return,
+            }
+        }
+        (_, None) => unreachable!("only the JSON form has no text"),
+    };
+    // The JSON form reads back as the same rule.
+    let json = serde_json::to_string(&rule).expect("a rule serializes");
+    let again: FaultRule = serde_json::from_str(&json)
+        .unwrap_or_else(|e| panic!("a rule does not read back ({e}): {json}"));
+    assert_eq!(again, rule, "{json}");
+    if rule.validate().is_err() {
+        return;
+    }
+    // Only the answers that are meant to be well-formed: no hang-ups, stalls or garbling.
+    if !matches!(
+        rule.action,
+        FaultAction::Status { .. } | FaultAction::DailyQuota | FaultAction::ExpireAccessToken
+    ) {
+        return;
+    }
+    let installed = FaultRule::new(RequestKind::Any, Occurrence::Nth(1), rule.action.clone());
+    with_emulator(|emulator| {
+        emulator.clear_faults();
+        emulator
+            .inject(installed)
+            .expect("a valid action on any request is accepted");
+        let mut stream = connect(emulator.addr());
+        let request = format!(
+            "POST /v1/albums HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer x\r\nContent-Length: 2\r\n\r\n{{}}",
+            emulator.addr()
+        );
+        stream
+            .write_all(request.as_bytes())
+            .expect("the emulator reads");
+        let _ = stream.shutdown(Shutdown::Write);
+        let mut seen = Seen::default();
+        read_responses(&mut stream, &mut seen, true);
+        emulator.clear_faults();
+    });
 }

@@ -22,31 +22,31 @@ pub(crate) struct Setup {
 /// The report as Markdown: a few lines on the machine and the run, then the table.
 pub(crate) fn render(setup: &Setup, cases: &[Case], samples: &[Vec<Sample>]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "machine: {}", machine());
+    let _ = writeln!(out, "- machine: {}", machine());
     let _ = writeln!(
         out,
-        "inputs: 1 file of {} MiB; {} files of {} KiB. Emulator in sink mode on 127.0.0.1 (SHA-256 of every byte).",
+        "- inputs: 1 file of {} MiB; {} files of {} KiB. Emulator in sink mode on 127.0.0.1 (SHA-256 of every byte).",
         setup.big_bytes >> 20,
         setup.small_files,
         setup.small_bytes >> 10
     );
     let _ = writeln!(
         out,
-        "each figure: median of {} run(s), runs interleaved round by round; \"range\" is the slowest and fastest run. \
+        "- each figure: median of {} run(s), runs interleaved round by round; \"range\" is the slowest and fastest run. \
          MB = 10^6 bytes; peak RSS is the client process's largest over the runs; client and server CPU are \
          user + system CPU-seconds of the client process and of the emulator (median).",
         setup.repeats
     );
     let _ = writeln!(
         out,
-        "load average (1, 5, 15 min) before: {}; after: {}",
+        "- load average (1, 5, 15 min) before: {}; after: {}",
         setup.load.0, setup.load.1
     );
     if let Some(curl) = &setup.curl {
-        let _ = writeln!(out, "curl: {curl}");
+        let _ = writeln!(out, "- curl: {curl}");
     }
     for note in &setup.notes {
-        let _ = writeln!(out, "note: {note}");
+        let _ = writeln!(out, "- note: {note}");
     }
     let _ = writeln!(out);
     let _ = writeln!(

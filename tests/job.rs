@@ -392,3 +392,23 @@ fn quota_on_batch_create_keeps_the_tokens_for_the_rerun() {
     assert_eq!(created(&rerun), 2);
     assert_eq!(server.sessions.len(), 2, "no file uploaded twice");
 }
+
+#[test]
+fn only_records_that_guard_against_duplicates_must_be_synced_first() {
+    let mut server = FakeServer::new(G, vec![]);
+    let mut cfg = config(2);
+    cfg.album = AlbumChoice::Create("Trip".into());
+    let files = files(&[10, 9 * G]);
+    let mut run = Run::new(2);
+    let mut job = Job::new(endpoint(), files, cfg, &[], run.now);
+    assert!(run.drive(&mut job, &mut server, 1000, false));
+    for record in &run.journal {
+        let guards = matches!(
+            record,
+            Record::Creating { .. } | Record::AlbumCreated { .. }
+        );
+        assert_eq!(record.must_sync(), guards, "{record:?}");
+    }
+    assert!(run.journal.iter().any(Record::must_sync));
+    assert!(run.journal.iter().any(|r| !r.must_sync()));
+}

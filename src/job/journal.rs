@@ -112,6 +112,19 @@ impl fmt::Debug for Record {
 }
 
 impl Record {
+    /// Whether the record must be on stable storage (written and synced) before the job's next
+    /// request is performed.
+    ///
+    /// Only two records guard against a duplicate: `Creating` (without it, a rerun would send the
+    /// tokens of a call whose outcome it cannot know as a fresh call, and on their refusal upload
+    /// the files again) and `AlbumCreated` (without it, a rerun creates a second album). Losing any
+    /// other record to a power cut costs at most a repeated upload or a resolution by re-send, never
+    /// a duplicate, and a killed process loses nothing it wrote; so a journal may write them without
+    /// waiting for the disk, and a later sync carries them along.
+    pub fn must_sync(&self) -> bool {
+        matches!(self, Self::Creating { .. } | Self::AlbumCreated { .. })
+    }
+
     /// The record as one line of JSON (with its newline), as the adapter appends it.
     ///
     /// # Panics

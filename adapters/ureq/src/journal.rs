@@ -113,7 +113,7 @@ impl Journal {
         &self.path
     }
 
-    /// Appends `record` and flushes it to disk.
+    /// Appends `record` (and syncs it when [`Record::must_sync`] says so).
     ///
     /// # Errors
     /// The write or the flush failed.
@@ -121,14 +121,26 @@ impl Journal {
         self.append_all(std::slice::from_ref(record))
     }
 
-    /// Appends `records` in one write and flushes them to disk with one sync (group commit).
+    /// Appends `records` in one write, and syncs them to disk (one sync for all: group commit)
+    /// when one of them must be durable before the next request ([`Record::must_sync`]).
     ///
     /// # Errors
     /// The write or the flush failed.
     pub fn append_all(&mut self, records: &[Record]) -> io::Result<()> {
         let lines: Vec<u8> = records.iter().flat_map(Record::to_line).collect();
         self.file.write_all(&lines)?;
-        self.file.sync_data()
+        if records.iter().any(Record::must_sync) {
+            self.file.sync_data()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Journal {
+    // Records that needed no sync of their own reach the disk when the run ends (best effort: a
+    // killed process loses nothing it wrote anyway, only a power cut could).
+    fn drop(&mut self) {
+        let _ = self.file.sync_data();
     }
 }
 

@@ -1,5 +1,6 @@
-//! The journal file: JSON lines, appended and fsynced one record at a time, readable only by the
-//! user (it holds upload tokens and session URLs, which are secrets).
+//! The journal file: JSON lines, appended in groups and synced to disk before the next request
+//! whenever a group holds a record the core marks as such (`Record::must_sync`), readable only by
+//! the user (it holds upload tokens and session URLs, which are secrets).
 
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
@@ -93,21 +94,32 @@ impl Journal {
         ))
     }
 
-    /// Appends `records` in one write and waits until they are on disk: one sync for all of them
-    /// (group commit), since a sync can take milliseconds and parallel uploads produce records
-    /// together.
+    /// Appends `records` in one write; when one of them must be durable before the next request
+    /// (`Record::must_sync`), waits until all are on disk: one sync for all of them (group commit),
+    /// since a sync can take milliseconds and parallel uploads produce records together.
     ///
     /// # Errors
     /// The write or the sync failed.
     pub fn append_all(&mut self, records: &[Record]) -> io::Result<()> {
         let lines: Vec<u8> = records.iter().flat_map(Record::to_line).collect();
         self.file.write_all(&lines)?;
-        self.file.sync_data()
+        if records.iter().any(Record::must_sync) {
+            self.file.sync_data()?;
+        }
+        Ok(())
     }
 
     /// Where it is.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+impl Drop for Journal {
+    // Records that needed no sync of their own reach the disk when the run ends (best effort: a
+    // killed process loses nothing it wrote anyway, only a power cut could).
+    fn drop(&mut self) {
+        let _ = self.file.sync_data();
     }
 }
 

@@ -184,7 +184,7 @@ pub enum FaultAction {
     /// Answer this status without processing the request (a body sent with it is read and
     /// discarded). The body defaults to a Google-style JSON error for the status.
     Status {
-        /// HTTP status code, 100..=599.
+        /// HTTP status code, 200..=599 but 204 and 304 (statuses whose response carries a body).
         status: u16,
         /// Value of a `Retry-After` header (seconds or an HTTP date), sent verbatim.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -287,7 +287,8 @@ impl FaultRule {
         }
     }
 
-    /// Rejects rules that can never do what they say: a status outside 100..=599, faults on
+    /// Rejects rules that can never do what they say: a status outside 200..=599 or one whose
+    /// response has no body (204, 304; a 1xx is not even a final answer), faults on
     /// control requests, and actions that a specific kind cannot suffer (a lost tail on a query,
     /// an expired session on batchCreate...). Rules on [`RequestKind::Any`] are accepted; when
     /// such a rule hits a request its action cannot apply to, that request goes through untouched.
@@ -306,8 +307,13 @@ impl FaultRule {
                 retry_after,
                 ..
             } => {
-                if !(100..=599).contains(status) {
-                    return Err(FaultParseError(format!("status {status} is not 100..=599")));
+                // The fault's answer is a final response with a body: a 1xx is only interim,
+                // and a client reads no body after 204 or 304, so the body would be taken for the
+                // next response.
+                if !(200..=599).contains(status) || matches!(status, 204 | 304) {
+                    return Err(FaultParseError(format!(
+                        "status {status} cannot carry a fault's answer: use 200..=599 except 204 and 304"
+                    )));
                 }
                 // It is written into a header: a line break would forge headers of its own.
                 if let Some(value) = retry_after

@@ -45,3 +45,23 @@ fn a_retry_after_with_a_line_break_is_refused() {
     // A printable value still goes through.
     assert!("any:status=503,retry-after=30".parse::<FaultRule>().is_ok());
 }
+
+/// `emulator_faults`: a status fault of 100 was accepted, and the emulator sent
+/// `HTTP/1.1 100 Continue` with a JSON body; a client takes a 1xx as interim, so the body was read
+/// as the next response (malformed). 204 and 304 have the same flaw: a client reads no body after
+/// them. Such statuses are now refused.
+#[test]
+fn a_status_fault_without_room_for_a_body_is_refused() {
+    for status in ["100", "101", "199", "204", "304"] {
+        assert!(
+            format!("any:status={status}").parse::<FaultRule>().is_err(),
+            "{status}"
+        );
+    }
+    for status in ["200", "404", "503", "599"] {
+        assert!(
+            format!("any:status={status}").parse::<FaultRule>().is_ok(),
+            "{status}"
+        );
+    }
+}

@@ -125,6 +125,7 @@ impl Transport {
                     .map_err(Failure::Source)?;
                 let mut range = RangeReader {
                     source,
+                    position: offset,
                     remaining: len,
                     failed: None,
                     on_sent,
@@ -163,6 +164,8 @@ impl Transport {
 /// reported as the source's fault rather than the network's.
 struct RangeReader<'a> {
     source: &'a mut dyn ReadSeek,
+    /// The source offset of the next byte read, to size reads by (see [`read_len`]).
+    position: u64,
     remaining: u64,
     failed: Option<io::Error>,
     on_sent: &'a mut dyn FnMut(u64),
@@ -173,7 +176,12 @@ impl Read for RangeReader<'_> {
         if self.remaining == 0 || buf.is_empty() {
             return Ok(0);
         }
-        let want = usize::try_from(self.remaining).map_or(buf.len(), |r| r.min(buf.len()));
+        let want = read_len(
+            buf.as_ptr().addr(),
+            self.position,
+            buf.len(),
+            self.remaining,
+        );
         let read = loop {
             match self.source.read(&mut buf[..want]) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -194,6 +202,7 @@ impl Read for RangeReader<'_> {
                 Err(io::Error::new(kind, "source failed"))
             }
             Ok(n) => {
+                self.position += n as u64;
                 self.remaining -= n as u64;
                 (self.on_sent)(n as u64);
                 Ok(n)
@@ -205,6 +214,36 @@ impl Read for RangeReader<'_> {
             }
         }
     }
+}
+
+/// The granule of the page cache on every platform we run on; a wrong guess only costs speed.
+const PAGE: usize = 4096;
+
+/// How many bytes to read from source offset `position` into a buffer of `room` bytes at
+/// `address`, when `remaining` bytes of the body are left.
+///
+/// The kernel copies a file from the page cache fastest when the destination address and the file
+/// offset agree modulo the page size. Measured on an AMD EPYC guest: reading 1 GiB into a buffer 1 to
+/// 31 bytes out of step costs 0.65 CPU-seconds, in step 0.15 (`read` into a page-aligned buffer at
+/// offsets 0..4096 from a Python loop). ureq's send buffer is a large allocation, which glibc places
+/// 16 bytes past a page boundary, while chunks start at multiples of 256 KiB: exactly the slow case,
+/// and it doubled the adapter's CPU per GiB. So a read that is out of step stops where the next one
+/// (into the same buffer) will be in step, and a read in step keeps whole pages.
+fn read_len(address: usize, position: u64, room: usize, remaining: u64) -> usize {
+    match usize::try_from(remaining) {
+        // The last read of the body: nothing after it to keep in step.
+        Ok(last) if last <= room => return last,
+        _ => {}
+    }
+    if room < PAGE {
+        return room;
+    }
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "only the position modulo PAGE matters, and PAGE divides 2^32"
+    )]
+    let skew = address.wrapping_sub(position as usize) % PAGE;
+    if skew == 0 { room - room % PAGE } else { skew }
 }
 
 /// Whether `error` happened before any byte of the request was written: while resolving the name
@@ -285,6 +324,44 @@ mod tests {
             .header("content-length", "0")
             .body(Payload::Empty)
             .unwrap()
+    }
+
+    #[test]
+    fn reads_come_into_step_with_the_page_cache_and_stay_there() {
+        for address in [0, 16, 4095, 4096 * 7 + 2000] {
+            for start in [0, 1, 4096, 262_144, 262_144 + 100] {
+                for room in [1, 100, 4096, 65_536, 100_000, 262_144] {
+                    let total = 1_000_000;
+                    let (mut position, mut reads) = (start, Vec::new());
+                    while position < start + total {
+                        let remaining = start + total - position;
+                        let len = read_len(address, position, room, remaining);
+                        assert!(len >= 1 && len <= room && len as u64 <= remaining);
+                        reads.push((position, len));
+                        position += len as u64;
+                    }
+                    let in_step =
+                        |p: u64| (address as u64).wrapping_sub(p).is_multiple_of(PAGE as u64);
+                    // Past the first read, every read of a page or more starts in step.
+                    for &(position, len) in &reads[1..] {
+                        if len >= PAGE {
+                            assert!(in_step(position), "{address} {start} {room}: {reads:?}");
+                        }
+                    }
+                    // Stepping costs at most one short read, and reads fill whole pages.
+                    let per_read = if room < PAGE {
+                        room
+                    } else {
+                        room - room % PAGE
+                    };
+                    let most = total.div_ceil(per_read as u64) + 1;
+                    assert!(
+                        reads.len() as u64 <= most,
+                        "{address} {start} {room}: {reads:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -230,20 +230,22 @@ const PAGE: usize = 4096;
 /// and it doubled the adapter's CPU per GiB. So a read that is out of step stops where the next one
 /// (into the same buffer) will be in step, and a read in step keeps whole pages.
 fn read_len(address: usize, position: u64, room: usize, remaining: u64) -> usize {
-    match usize::try_from(remaining) {
-        // The last read of the body: nothing after it to keep in step.
-        Ok(last) if last <= room => return last,
-        _ => {}
-    }
-    if room < PAGE {
-        return room;
+    let last = usize::try_from(remaining).ok().filter(|&last| last <= room);
+    let want = last.unwrap_or(room);
+    if want < PAGE {
+        return want;
     }
     #[expect(
         clippy::cast_possible_truncation,
         reason = "only the position modulo PAGE matters, and PAGE divides 2^32"
     )]
     let skew = address.wrapping_sub(position as usize) % PAGE;
-    if skew == 0 { room - room % PAGE } else { skew }
+    match last {
+        _ if skew != 0 => skew,
+        // In step and the last read of the body: nothing after it to keep in step.
+        Some(last) => last,
+        None => room - room % PAGE,
+    }
 }
 
 /// Whether `error` happened before any byte of the request was written: while resolving the name

@@ -61,8 +61,10 @@
 //! [`Client::upload_files`] runs the core's multi-file job on worker threads: several uploads at
 //! once, tokens grouped into `batchCreate` calls, and a [`Journal`] written ahead of every request,
 //! so that running the same job again after a crash resumes instead of starting over and never
-//! creates an item twice. [`Client::run_job`] is the same with a [`JobObserver`] of your own (a
-//! progress display, your own journal).
+//! creates an item twice. The journal is locked while open (a second run of the same job is
+//! refused with [`JournalOpenError::InUse`]), private (mode 0600), and survives a torn last line.
+//! [`Client::run_job`] is the same with a [`JobObserver`] of your own (a progress display, your own
+//! journal).
 //!
 //! # Security
 //! The bearer token goes only where the core's origin policy allows ([`Endpoint::may_carry_token`]);
@@ -89,7 +91,7 @@ pub use client::{Client, ClientBuilder, media_file};
 pub use config::{DEFAULT_IO_BUFFER, DEFAULT_MAX_REPLY_BYTES, Timeouts};
 pub use credentials::{Credentials, TokenProvider};
 pub use error::Error;
-pub use journal::{JobReport, Journal, job_file};
+pub use journal::{JobReport, Journal, JournalOpenError, job_file};
 pub use observer::{Observer, Quiet};
 pub use runner::JobObserver;
 

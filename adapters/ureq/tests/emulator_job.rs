@@ -141,7 +141,9 @@ fn sixty_files_become_sixty_items_once_and_a_rerun_sends_nothing() {
     assert!(state.requests_of(RequestKind::BatchCreate).count() <= 3);
     let requests = state.requests.len();
 
-    // The same job again through the script-level call: everything is already done.
+    // The same job again through the script-level call: everything is already done. The first
+    // journal is closed first (like a finished process): a journal is open in one place at a time.
+    drop(journal);
     let mut journal = Journal::open(dir.join("journal.jsonl")).unwrap();
     let report = client
         .upload_files(jobs, config, Some(&mut journal))
@@ -186,6 +188,7 @@ fn a_run_cut_short_resumes_from_the_journal() {
     );
 
     emu.clear_faults();
+    drop(journal);
     let mut journal = Journal::open(dir.join("journal.jsonl")).unwrap();
     let patient = client(&emu, 4);
     let report = patient

@@ -1,126 +1,30 @@
-//! The journal file: JSON lines, appended in groups and synced to disk before the next request
-//! whenever a group holds a record the core marks as such (`Record::must_sync`), readable only by
-//! the user (it holds upload tokens and session URLs, which are secrets).
+//! The upload's journal: where it lives by default, and what the user is told when it cannot be
+//! opened. The file itself (locking, torn tails, group commit, mode 0600) is the ureq adapter's
+//! [`Journal`].
 
 use std::fmt::Write as _;
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use gphotos_upload::Endpoint;
-use gphotos_upload::job::Record;
+use gphotos_upload_ureq::{Journal, JournalOpenError};
 use sha2::{Digest, Sha256};
 
 use crate::failure::Failure;
 use crate::places::journal_dir;
 
-/// An open journal, locked against a second process running the same command at once (the lock
-/// dies with the process, so a killed run never blocks its rerun).
-#[derive(Debug)]
-pub struct Journal {
-    path: PathBuf,
-    file: Locked,
-}
-
-#[cfg(unix)]
-type Locked = nix::fcntl::Flock<File>;
-#[cfg(not(unix))]
-type Locked = File;
-
-#[cfg(unix)]
-fn lock(file: File) -> io::Result<Locked> {
-    use nix::fcntl::{Flock, FlockArg};
-    Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
-        if errno == nix::errno::Errno::EWOULDBLOCK {
-            io::Error::new(
-                io::ErrorKind::WouldBlock,
-                "another gphotos-upload is running with this journal; wait for it to finish \
-                 (or give this run its own --journal)",
-            )
-        } else {
-            io::Error::from(errno)
-        }
+/// Opens the journal at `path` (see [`Journal::open`]).
+///
+/// # Errors
+/// A runtime failure when it is in use by another run, damaged, or cannot be opened.
+pub fn open(path: &Path) -> Result<Journal, Failure> {
+    Journal::open(path).map_err(|error| match error {
+        JournalOpenError::InUse { path } => Failure::failed(format!(
+            "journal {}: another gphotos-upload is running with this journal; wait for it to \
+             finish (or give this run its own --journal)",
+            path.display()
+        )),
+        other => Failure::failed(other.to_string()),
     })
-}
-
-#[cfg(not(unix))]
-fn lock(file: File) -> io::Result<Locked> {
-    Ok(file)
-}
-
-impl Journal {
-    /// Opens (creating it, mode 0600, with its directory) the journal at `path` and reads the
-    /// records of earlier runs.
-    ///
-    /// # Errors
-    /// A runtime failure when it cannot be opened or read, or is damaged.
-    pub fn open(path: &Path) -> Result<(Self, Vec<Record>), Failure> {
-        let fail = |what: &str, error: &dyn std::fmt::Display| {
-            Failure::failed(format!("journal {}: {what}: {error}", path.display()))
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            create_private_dir(dir).map_err(|e| fail("cannot create its directory", &e))?;
-        }
-        let mut options = OpenOptions::new();
-        options.read(true).append(true).create(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let file = options.open(path).map_err(|e| fail("cannot open it", &e))?;
-        let mut file = lock(file).map_err(|e| fail("cannot lock it", &e))?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)
-            .map_err(|e| fail("cannot read it", &e))?;
-        let records = Record::parse_journal(&bytes).map_err(|e| fail("damaged", &e))?;
-        // A torn last line (the process died while writing it; its step never happened) is cut
-        // off, so that the next record does not glue itself to it.
-        if !bytes.is_empty() && !bytes.ends_with(b"\n") {
-            let keep = bytes
-                .iter()
-                .rposition(|b| *b == b'\n')
-                .map_or(0, |at| at + 1);
-            file.set_len(keep as u64)
-                .and_then(|()| file.sync_data())
-                .map_err(|e| fail("cannot repair its torn last line", &e))?;
-        }
-        Ok((
-            Self {
-                path: path.to_path_buf(),
-                file,
-            },
-            records,
-        ))
-    }
-
-    /// Appends `records` in one write; when one of them must be durable before the next request
-    /// (`Record::must_sync`), waits until all are on disk: one sync for all of them (group commit),
-    /// since a sync can take milliseconds and parallel uploads produce records together.
-    ///
-    /// # Errors
-    /// The write or the sync failed.
-    pub fn append_all(&mut self, records: &[Record]) -> io::Result<()> {
-        let lines: Vec<u8> = records.iter().flat_map(Record::to_line).collect();
-        self.file.write_all(&lines)?;
-        if records.iter().any(Record::must_sync) {
-            self.file.sync_data()?;
-        }
-        Ok(())
-    }
-
-    /// Where it is.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for Journal {
-    // Records that needed no sync of their own reach the disk when the run ends (best effort: a
-    // killed process loses nothing it wrote anyway, only a power cut could).
-    fn drop(&mut self) {
-        let _ = self.file.sync_data();
-    }
 }
 
 /// The default journal of an upload: named by a hash of the endpoint, the inputs (canonical, in
@@ -161,70 +65,22 @@ pub fn default_path(
     Ok(journal_dir()?.join(format!("{name}.jsonl")))
 }
 
-fn create_private_dir(dir: &Path) -> io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn records_survive_a_reopen_and_a_torn_tail() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("j/journal.jsonl");
-        let record = Record::AlbumCreated {
-            title: "t".into(),
-            album_id: "a1".into(),
-        };
-        {
-            let (mut journal, old) = Journal::open(&path).unwrap();
-            assert!(old.is_empty());
-            journal.append_all(std::slice::from_ref(&record)).unwrap();
-        }
-        // A crash in the middle of the next line.
-        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
-        file.write_all(b"{\"record\":\"crea").unwrap();
-        drop(file);
-        let (mut journal, old) = Journal::open(&path).unwrap();
-        assert_eq!(old, vec![record.clone()]);
-        // Two records in one write and one sync.
-        journal
-            .append_all(&[record.clone(), record.clone()])
-            .unwrap();
-        drop(journal);
-        let (_, old) = Journal::open(&path).unwrap();
-        assert_eq!(old, vec![record.clone(), record.clone(), record]);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-    }
-
     #[cfg(unix)]
     #[test]
-    fn a_journal_in_use_is_refused() {
+    fn a_journal_in_use_names_the_way_out() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal.jsonl");
-        let (held, _) = Journal::open(&path).unwrap();
-        let second = Journal::open(&path).unwrap_err().to_string();
+        let _held = open(&path).unwrap();
+        let second = open(&path).unwrap_err();
+        assert!(matches!(second, Failure::Failed(_)), "{second:?}");
+        let message = second.to_string();
         assert!(
-            second.contains("another gphotos-upload is running"),
-            "{second}"
-        );
-        drop(held);
-        assert!(
-            Journal::open(&path).is_ok(),
-            "free again once the holder is gone"
+            message.contains("another gphotos-upload is running") && message.contains("--journal"),
+            "{message}"
         );
     }
 

@@ -19,9 +19,8 @@ use gphotos_upload::job::{
 use gphotos_upload::oauth::Scope;
 use gphotos_upload::{Endpoint, RetryPolicy, UploadConfig};
 use gphotos_upload_ureq::oauth::{Exchanger, load_token_file};
-use gphotos_upload_ureq::{Client, Credentials, JobObserver, Timeouts};
+use gphotos_upload_ureq::{Client, Credentials, JobObserver, Journal, Timeouts};
 
-use self::journal::Journal;
 use self::progress::Progress;
 use self::report::Report;
 pub use self::report::{FileResult, Status};
@@ -180,7 +179,8 @@ pub fn execute(options: &Options, credentials: Credentials) -> Result<Outcome, F
         Some(path) => path.clone(),
         None => journal::default_path(&options.endpoint, &options.paths, &album_key)?,
     };
-    let (mut journal, records) = Journal::open(&journal_path)?;
+    let mut journal = journal::open(&journal_path)?;
+    let records = journal.take_records();
     tracing::info!(journal = %journal.path().display(), records = records.len(), "journal opened");
 
     let mut report = Report::new(options.json);

@@ -18,6 +18,7 @@ pub fn run(command: EmulatorCommand) -> Result<(), Failure> {
         .emulator
         .into_config()
         .map_err(|e| Failure::usage(format!("emulator: {e}")))?;
+    let latency = config.latency;
     let emulator = Emulator::start(config)
         .map_err(|e| Failure::failed(format!("emulator: cannot start: {e}")))?;
     let origin = format!("http://{}", emulator.addr());
@@ -27,6 +28,9 @@ pub fn run(command: EmulatorCommand) -> Result<(), Failure> {
     let _ = writeln!(out, "auth URI:  {}", emulator.auth_uri());
     let _ = writeln!(out, "state:     {origin}/emulator/state");
     let _ = writeln!(out, "faults:    {origin}/emulator/faults");
+    if !latency.is_zero() {
+        let _ = writeln!(out, "latency:   {latency:?} before every API reply");
+    }
     let _ = writeln!(
         out,
         "try:       GPHOTOS_ENDPOINT={} GPHOTOS_ACCESS_TOKEN=any gphotos-upload upload PHOTO.jpg",

@@ -272,3 +272,47 @@ fn the_emulator_subcommand_serves_until_stopped() {
     );
     assert_eq!(bad.status.code(), Some(2), "{}", show(&bad));
 }
+
+#[test]
+fn the_emulator_subcommand_simulates_a_round_trip() {
+    let latency = Duration::from_millis(300);
+    let home = tempdir();
+    let mut child = command(home.path())
+        .args(["emulator", "--port", "0", "--latency", "300ms"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let printed: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .take_while(|line| !line.starts_with("try:"))
+        .collect();
+    let base = printed[0]
+        .strip_prefix("base URL:  ")
+        .expect("the first line names the base URL")
+        .to_owned();
+    assert!(
+        printed.iter().any(|l| l.starts_with("latency:   300ms")),
+        "{printed:?}"
+    );
+    let began = std::time::Instant::now();
+    let reply = agent()
+        .get(format!("{base}mediaItems/missing"))
+        .header("Authorization", "Bearer any")
+        .call()
+        .unwrap();
+    let took = began.elapsed();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(reply.status(), 404);
+    assert!(took >= latency, "{took:?}");
+
+    let bad = run(
+        command(home.path()).args(["emulator", "--latency", "300"]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(bad.status.code(), Some(2), "{}", show(&bad));
+    assert!(show(&bad).contains("needs a unit"), "{}", show(&bad));
+}

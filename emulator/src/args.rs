@@ -47,22 +47,28 @@ pub struct EmulatorArgs {
     pub random_faults_probability: f64,
 
     /// How long an upload token stays usable (e.g. 30s, 10m, 1d).
-    #[arg(long, value_name = "DURATION", default_value = "1d", value_parser = lifetime)]
+    #[arg(long, value_name = "DURATION", default_value = "1d", value_parser = with_unit)]
     pub upload_token_lifetime: Duration,
 
     /// Lifetime of access tokens issued by the token endpoint (e.g. 1h).
-    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = lifetime)]
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = with_unit)]
     pub access_token_lifetime: Duration,
 
     /// Origin used in session URLs instead of http://127.0.0.1:PORT (e.g. http://localhost:PORT),
     /// to test that a client sends no bearer token to a foreign origin.
     #[arg(long, value_name = "ORIGIN")]
     pub session_origin: Option<String>,
+
+    /// Simulated network round-trip time: every reply waits this long before it is sent
+    /// (e.g. 20ms), as if Google were that far away. Other connections are not held up.
+    #[arg(long, value_name = "DURATION", default_value = "0ms", value_parser = with_unit)]
+    pub latency: Duration,
 }
 
-fn lifetime(text: &str) -> Result<Duration, String> {
+/// A duration such as `250ms` or `1d`; a bare number is refused because its unit would be a guess.
+fn with_unit(text: &str) -> Result<Duration, String> {
     if text.trim().bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("`{text}` needs a unit: s, m, h or d"));
+        return Err(format!("`{text}` needs a unit: ms, s, m, h or d"));
     }
     parse_duration(text).map_err(|e| e.to_string())
 }
@@ -90,6 +96,7 @@ impl EmulatorArgs {
                 probability: self.random_faults_probability,
             }),
             session_origin: self.session_origin,
+            latency: self.latency,
             ..Config::default()
         };
         config.validate().map_err(ArgsError)?;
@@ -139,6 +146,8 @@ mod tests {
             "10m",
             "--session-origin",
             "http://localhost:8080",
+            "--latency",
+            "20ms",
         ])
         .unwrap();
         let config = cli.emulator.into_config().unwrap();
@@ -148,12 +157,17 @@ mod tests {
         assert_eq!(config.faults.len(), 2);
         assert_eq!(config.random_faults.map(|r| r.seed), Some(9));
         assert_eq!(config.upload_token_lifetime, Duration::from_secs(600));
+        assert_eq!(config.latency, Duration::from_millis(20));
+        let defaults = Cli::try_parse_from(["x"]).unwrap().emulator.into_config();
+        assert_eq!(defaults.unwrap().latency, Duration::ZERO);
     }
 
     #[test]
     fn bad_flags_are_refused() {
         assert!(Cli::try_parse_from(["x", "--fault", "upload:explode"]).is_err());
         assert!(Cli::try_parse_from(["x", "--upload-token-lifetime", "60"]).is_err());
+        assert!(Cli::try_parse_from(["x", "--latency", "20"]).is_err());
+        assert!(Cli::try_parse_from(["x", "--latency", "fast"]).is_err());
         let cli = Cli::try_parse_from(["x", "--granularity", "0"]).unwrap();
         assert!(cli.emulator.into_config().is_err());
         let cli = Cli::try_parse_from([

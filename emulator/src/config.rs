@@ -46,6 +46,16 @@ pub struct Config {
     pub session_origin: Option<String>,
     /// How long a connection may sit idle, or stall mid-request, before the emulator closes it.
     pub io_timeout: Duration,
+    /// Simulated network round-trip time: every final reply (control endpoints aside) waits this
+    /// long before it is written. On loopback the round trip is near zero, so without it the gain
+    /// of uploading several files at once cannot show; Google is tens of milliseconds away. The
+    /// wait sleeps on the connection's own thread: it costs no CPU and delays no other connection.
+    pub latency: Duration,
+    /// Connections served at once. One more gets `503 UNAVAILABLE` with `Connection: close` as soon
+    /// as it is accepted, before its request is read (and it is not recorded), so that threads stay
+    /// bounded; the server keeps serving, and takes new connections again once some close.
+    /// Positive.
+    pub max_connections: usize,
 }
 
 impl fmt::Debug for Config {
@@ -64,6 +74,8 @@ impl fmt::Debug for Config {
             .field("random_faults", &self.random_faults)
             .field("session_origin", &self.session_origin)
             .field("io_timeout", &self.io_timeout)
+            .field("latency", &self.latency)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -81,6 +93,8 @@ impl Default for Config {
             random_faults: None,
             session_origin: None,
             io_timeout: Duration::from_secs(30),
+            latency: Duration::ZERO,
+            max_connections: 512,
         }
     }
 }
@@ -118,6 +132,9 @@ impl Config {
         }
         if self.io_timeout.is_zero() {
             return Err("the I/O timeout must be positive".into());
+        }
+        if self.max_connections == 0 {
+            return Err("the connection limit must be positive".into());
         }
         for rule in &self.faults {
             rule.validate().map_err(|e| e.to_string())?;

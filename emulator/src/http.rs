@@ -3,7 +3,8 @@
 //! client sends.
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
 
 /// Largest request head (request line and headers) accepted; beyond it the answer is 431.
 pub(crate) const MAX_HEAD: usize = 64 * 1024;
@@ -12,6 +13,12 @@ const MAX_HEADERS: usize = 100;
 /// The connection buffer: also the largest piece of body handed out at once. Large so that sink
 /// mode hashes big slices and makes few system calls.
 pub(crate) const BUF_SIZE: usize = 256 * 1024;
+
+/// Most bytes read and dropped after a reply that closes the connection: a whole chunk at the
+/// core's default chunk size (8 MiB), with room to spare.
+const LINGER_BYTES: u64 = 16 * 1024 * 1024;
+/// Longest wait for the client to stop sending once it has its reply.
+const LINGER_TIME: Duration = Duration::from_secs(1);
 
 /// A parsed request head.
 #[derive(Debug)]
@@ -145,6 +152,31 @@ impl Conn {
     pub(crate) fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.stream.write_all(bytes)?;
         self.stream.flush()
+    }
+
+    /// Ends the connection after a reply that closes it, without destroying that reply. The
+    /// request may not have been read in full (a fault, a refusal), and closing a socket with
+    /// unread bytes makes the kernel answer with a reset: a client still writing its body then
+    /// fails before it reads the reply, and some systems drop a reply already received. So the
+    /// write side closes first (the client sees the end of the reply), then what the client still
+    /// sends is read and dropped until it closes too, within bounds so that a client that never
+    /// stops cannot hold the thread. The connection carries nothing more afterwards.
+    pub(crate) fn linger(&mut self) {
+        if self.stream.shutdown(Shutdown::Write).is_err() {
+            return;
+        }
+        let deadline = Instant::now() + LINGER_TIME;
+        let mut left = LINGER_BYTES;
+        while left > 0 {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            if wait.is_zero() || self.stream.set_read_timeout(Some(wait)).is_err() {
+                return;
+            }
+            match self.stream.read(&mut self.buf) {
+                Ok(0) | Err(_) => return,
+                Ok(read) => left = left.saturating_sub(read as u64),
+            }
+        }
     }
 }
 

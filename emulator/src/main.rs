@@ -24,6 +24,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let latency = config.latency;
     let emulator = match Emulator::start(config) {
         Ok(emulator) => emulator,
         Err(error) => {
@@ -47,6 +48,9 @@ fn main() -> ExitCode {
     let _ = writeln!(out, "auth URI:  {}", emulator.auth_uri());
     let _ = writeln!(out, "state:     {origin}/emulator/state");
     let _ = writeln!(out, "faults:    {origin}/emulator/faults");
+    if !latency.is_zero() {
+        let _ = writeln!(out, "latency:   {latency:?} before every API reply");
+    }
     let _ = out.flush();
     drop(out);
     // Without a handler the sender is gone and recv returns at once: then park for good.

@@ -18,8 +18,6 @@ use crate::session;
 use crate::state::{RequestRecord, Shared};
 use crate::upload;
 
-/// Connections served at once; more get 503 and are closed, so threads stay bounded.
-const MAX_CONNECTIONS: usize = 512;
 /// Largest JSON or form body accepted (batchCreate with 50 items is a few KiB).
 const MAX_SMALL_BODY: u64 = 1024 * 1024;
 
@@ -63,7 +61,7 @@ pub(crate) fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
         if shared.stopping() {
             return;
         }
-        if shared.connections().len() >= MAX_CONNECTIONS {
+        if shared.connections().len() >= shared.config.max_connections {
             refuse(stream);
             continue;
         }
@@ -84,6 +82,8 @@ pub(crate) fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
     }
 }
 
+/// Answers a connection over the cap. Here on the accept thread there is neither a simulated round
+/// trip nor a lingering close: either would hold up every client waiting to be accepted.
 fn refuse(mut stream: TcpStream) {
     let response = Response::google_error(503, "too many connections").closing();
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
@@ -126,7 +126,7 @@ fn reject_unparsed(shared: &Shared, conn: &mut Conn, response: &Response) {
         authorization: false,
         body_len: 0,
     });
-    let _ = conn.write_all(&response.serialize(true));
+    send(shared, conn, response, true, shared.config.latency);
 }
 
 /// The body length from the framing headers.
@@ -172,7 +172,7 @@ fn exchange(shared: &Shared, conn: &mut Conn, head: &Head) -> bool {
             if kind != RequestKind::Control {
                 shared.state().record(record);
             }
-            let _ = conn.write_all(&response.serialize(true));
+            send(shared, conn, &response, true, round_trip(shared, kind));
             return false;
         }
     };
@@ -215,12 +215,37 @@ fn exchange(shared: &Shared, conn: &mut Conn, head: &Head) -> bool {
     if kind != RequestKind::Control {
         shared.state().record(record);
     }
-    if let Some(response) = &response
-        && conn.write_all(&response.serialize(close)).is_err()
-    {
-        close = true;
+    match &response {
+        Some(response) => send(shared, conn, response, close, round_trip(shared, kind)),
+        None => false,
     }
-    !close
+}
+
+/// The simulated round trip before a reply: none for the control endpoints, which are the
+/// emulator's own and not Google's.
+fn round_trip(shared: &Shared, kind: RequestKind) -> Duration {
+    if kind == RequestKind::Control {
+        Duration::ZERO
+    } else {
+        shared.config.latency
+    }
+}
+
+/// Writes a final reply after `delay`; true when the connection carries on.
+fn send(
+    shared: &Shared,
+    conn: &mut Conn,
+    response: &Response,
+    close: bool,
+    delay: Duration,
+) -> bool {
+    stall(shared, delay);
+    let written = conn.write_all(&response.serialize(close)).is_ok();
+    if close && written {
+        // The request may not have been read in full: see `Conn::linger`.
+        conn.linger();
+    }
+    written && !close
 }
 
 fn with_fault(ex: &mut Exchange<'_, '_>, route: &Route, fault: Option<FaultAction>) -> Reply {

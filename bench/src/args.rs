@@ -38,6 +38,13 @@ pub(crate) struct RunArgs {
     /// Size of each small file in KiB.
     #[arg(long, value_name = "KIB", default_value_t = 256)]
     pub(crate) small_kib: u64,
+    /// Number of small files in the distant workload (the first of the small files).
+    #[arg(long, value_name = "N")]
+    pub(crate) distant_files: Option<usize>,
+    /// Simulated round trip of the distant workload: the emulator waits this long before every
+    /// reply.
+    #[arg(long, value_name = "MS", default_value_t = 20)]
+    pub(crate) latency_ms: u64,
     /// Run only this workload.
     #[arg(long, value_enum)]
     pub(crate) only: Option<Workload>,
@@ -53,13 +60,16 @@ pub(crate) struct RunArgs {
     pub(crate) workdir: Option<PathBuf>,
 }
 
-/// The two workloads of DESIGN.md section 5.
+/// The workloads: the two of DESIGN.md section 5, and the small files over a simulated network.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Workload {
     /// One large file (1 GiB).
     Big,
     /// Many small files (500 of 256 KiB).
     Small,
+    /// Some of the small files (100) against an emulator that waits `--latency-ms` before every
+    /// reply: where concurrency pays, as it does against Google, tens of milliseconds away.
+    Distant,
 }
 
 /// Internal subcommands.

@@ -3,6 +3,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use gphotos_emulator::{Config, Emulator, Storage};
 
@@ -19,29 +20,34 @@ struct Settings {
     big_bytes: u64,
     small_files: usize,
     small_bytes: u64,
+    distant_files: usize,
+    latency: Duration,
     workloads: Vec<Workload>,
 }
 
 impl Settings {
     fn from(args: &RunArgs) -> Result<Self, String> {
-        let (repeats, big_mib, small_files) = if args.quick {
-            (1, 256, 100)
+        let (repeats, big_mib, small_files, distant_files) = if args.quick {
+            (1, 256, 100, 20)
         } else {
-            (5, 1024, 500)
+            (5, 1024, 500, 100)
         };
         let settings = Self {
             repeats: args.repeats.unwrap_or(repeats),
             big_bytes: args.big_mib.unwrap_or(big_mib) * 1024 * 1024,
             small_files: args.small_files.unwrap_or(small_files),
             small_bytes: args.small_kib * 1024,
+            distant_files: args.distant_files.unwrap_or(distant_files),
+            latency: Duration::from_millis(args.latency_ms),
             workloads: match args.only {
                 Some(only) => vec![only],
-                None => vec![Workload::Big, Workload::Small],
+                None => vec![Workload::Big, Workload::Small, Workload::Distant],
             },
         };
         if settings.repeats == 0
             || settings.big_bytes == 0
             || settings.small_files == 0
+            || settings.distant_files == 0
             || settings.small_bytes == 0
         {
             return Err("repeats, sizes and file counts must be positive".into());
@@ -103,15 +109,16 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), String> {
     let load_before = report::load_average();
     for round in 1..=settings.repeats {
         for (case, samples) in cases.iter().zip(&mut samples) {
-            let inputs = match case.workload {
-                Workload::Big => std::slice::from_ref(&big),
-                Workload::Small => small.as_slice(),
+            let (inputs, latency) = match case.workload {
+                Workload::Big => (std::slice::from_ref(&big), Duration::ZERO),
+                Workload::Small => (&small[..settings.small_files], Duration::ZERO),
+                Workload::Distant => (&small[..settings.distant_files], settings.latency),
             };
             let journal = dir.join(format!(
                 "journal-{round}-{}.jsonl",
                 case_number(&cases, case)
             ));
-            let sample = run_case(case, inputs, &probe, cli.as_deref(), &journal)
+            let sample = run_case(case, inputs, latency, &probe, cli.as_deref(), &journal)
                 .map_err(|e| format!("{} ({:?}): {e}", case.contender.label(), case.workload))?;
             eprintln!(
                 "round {round}/{}: {:?} {} x{}: {:.3} s, peak RSS {:.1} MiB, CPU client {:.2} s, server {:.2} s",
@@ -132,6 +139,8 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), String> {
         big_bytes: settings.big_bytes,
         small_files: settings.small_files,
         small_bytes: settings.small_bytes,
+        distant_files: settings.distant_files,
+        latency: settings.latency,
         curl: curl_version,
         notes,
         load: (load_before, report::load_average()),
@@ -170,15 +179,25 @@ fn write_inputs(settings: &Settings, dir: &Path) -> Result<(Input, Vec<Input>), 
         }
     };
     let mut small = Vec::new();
-    if settings.workloads.contains(&Workload::Small) {
+    // The distant workload takes the first of the small files.
+    let count = settings
+        .workloads
+        .iter()
+        .map(|w| match w {
+            Workload::Big => 0,
+            Workload::Small => settings.small_files,
+            Workload::Distant => settings.distant_files,
+        })
+        .max()
+        .unwrap_or(0);
+    if count > 0 {
         eprintln!(
-            "writing {} files of {} KiB ...",
-            settings.small_files,
+            "writing {count} files of {} KiB ...",
             settings.small_bytes >> 10
         );
         let small_dir = dir.join("small");
         std::fs::create_dir_all(&small_dir).map_err(|e| failed(&small_dir, e))?;
-        for i in 0..settings.small_files {
+        for i in 0..count {
             let path = small_dir.join(format!("photo-{i:04}.jpg"));
             let seed = 1000 + i as u64;
             small.push(
@@ -193,12 +212,14 @@ fn write_inputs(settings: &Settings, dir: &Path) -> Result<(Input, Vec<Input>), 
 fn run_case(
     case: &Case,
     inputs: &[Input],
+    latency: Duration,
     probe: &Path,
     cli: Option<&Path>,
     journal: &Path,
 ) -> Result<Sample, String> {
     let emulator = Emulator::start(Config {
         storage: Storage::Sink,
+        latency,
         ..Config::default()
     })
     .map_err(|e| format!("cannot start the emulator: {e}"))?;

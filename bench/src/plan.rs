@@ -70,7 +70,7 @@ pub(crate) fn cases(workloads: &[Workload], available: Available) -> Vec<Case> {
                 add(workload, Contender::Ureq, 1);
                 add(workload, Contender::Async, 1);
             }
-            Workload::Small => {
+            Workload::Small | Workload::Distant => {
                 for concurrency in [1, 8] {
                     if available.cli {
                         add(workload, Contender::Cli, concurrency);

@@ -13,6 +13,9 @@ pub(crate) struct Setup {
     pub(crate) big_bytes: u64,
     pub(crate) small_files: usize,
     pub(crate) small_bytes: u64,
+    /// Files in the distant workload, and its simulated round trip.
+    pub(crate) distant_files: usize,
+    pub(crate) latency: Duration,
     pub(crate) curl: Option<String>,
     pub(crate) notes: Vec<String>,
     /// `/proc/loadavg` before and after the measurements: other work on the machine skews figures.
@@ -25,10 +28,13 @@ pub(crate) fn render(setup: &Setup, cases: &[Case], samples: &[Vec<Sample>]) -> 
     let _ = writeln!(out, "- machine: {}", machine());
     let _ = writeln!(
         out,
-        "- inputs: 1 file of {} MiB; {} files of {} KiB. Emulator in sink mode on 127.0.0.1 (SHA-256 of every byte).",
+        "- inputs: 1 file of {} MiB; {} files of {} KiB. Emulator in sink mode on 127.0.0.1 (SHA-256 of every byte); \
+         for the distant workload ({} of the small files) it waits {} ms before every reply.",
         setup.big_bytes >> 20,
         setup.small_files,
-        setup.small_bytes >> 10
+        setup.small_bytes >> 10,
+        setup.distant_files,
+        setup.latency.as_millis(),
     );
     let _ = writeln!(
         out,
@@ -61,13 +67,7 @@ pub(crate) fn render(setup: &Setup, cases: &[Case], samples: &[Vec<Sample>]) -> 
         let Some(typical) = median(runs) else {
             continue;
         };
-        let (bytes, files) = match case.workload {
-            Workload::Big => (setup.big_bytes, 1),
-            Workload::Small => (
-                setup.small_bytes * setup.small_files as u64,
-                setup.small_files,
-            ),
-        };
+        let (bytes, files) = setup.volume(case.workload);
         let ceiling = cases
             .iter()
             .position(|c| c.workload == case.workload && c.contender == Contender::Ceiling)
@@ -81,12 +81,9 @@ pub(crate) fn render(setup: &Setup, cases: &[Case], samples: &[Vec<Sample>]) -> 
         let peak = runs.iter().map(|s| s.max_rss_kib).max().unwrap_or(0);
         let files_per_s = match case.workload {
             Workload::Big => "-".to_owned(),
-            Workload::Small => format!("{:.0}", count(files) / secs(typical)),
+            Workload::Small | Workload::Distant => format!("{:.0}", count(files) / secs(typical)),
         };
-        let workload = match case.workload {
-            Workload::Big => format!("1 x {} MiB", setup.big_bytes >> 20),
-            Workload::Small => format!("{} x {} KiB", setup.small_files, setup.small_bytes >> 10),
-        };
+        let workload = setup.label(case.workload);
         let _ = writeln!(
             out,
             "| {workload} | {} | {} | {:.3} s | {:.0} | {:.0}-{:.0} | {files_per_s} | {ratio} | {:.1} MiB | {:.2} s | {:.2} s |",
@@ -101,7 +98,64 @@ pub(crate) fn render(setup: &Setup, cases: &[Case], samples: &[Vec<Sample>]) -> 
             secs(median_by(runs, |s| s.server_cpu).unwrap_or_default()),
         );
     }
+    out.push_str(&speedups(setup, cases, samples));
     out
+}
+
+/// For each client measured at concurrency 1 and 8 on the same workload: how much faster 8 is.
+fn speedups(setup: &Setup, cases: &[Case], samples: &[Vec<Sample>]) -> String {
+    let typical = |workload, contender, concurrency| {
+        let i = cases.iter().position(|c| {
+            c.workload == workload && c.contender == contender && c.concurrency == concurrency
+        })?;
+        median(&samples[i])
+    };
+    let mut rows = String::new();
+    for case in cases.iter().filter(|c| c.concurrency == 8) {
+        let (Some(one), Some(eight)) = (
+            typical(case.workload, case.contender, 1),
+            typical(case.workload, case.contender, 8),
+        ) else {
+            continue;
+        };
+        let _ = writeln!(
+            rows,
+            "| {} | {} | {:.2} |",
+            setup.label(case.workload),
+            case.contender.label(),
+            secs(one) / secs(eight)
+        );
+    }
+    if rows.is_empty() {
+        return rows;
+    }
+    format!("\n| workload | client | concurrency 8 vs 1 (x faster) |\n|---|---|---:|\n{rows}")
+}
+
+impl Setup {
+    /// Bytes and files of one run of `workload`.
+    fn volume(&self, workload: Workload) -> (u64, usize) {
+        let files = match workload {
+            Workload::Big => return (self.big_bytes, 1),
+            Workload::Small => self.small_files,
+            Workload::Distant => self.distant_files,
+        };
+        (self.small_bytes * files as u64, files)
+    }
+
+    /// The workload's name in the tables.
+    fn label(&self, workload: Workload) -> String {
+        let (_, files) = self.volume(workload);
+        match workload {
+            Workload::Big => format!("1 x {} MiB", self.big_bytes >> 20),
+            Workload::Small => format!("{files} x {} KiB", self.small_bytes >> 10),
+            Workload::Distant => format!(
+                "{files} x {} KiB, {} ms RTT",
+                self.small_bytes >> 10,
+                self.latency.as_millis()
+            ),
+        }
+    }
 }
 
 /// The median wall time.
@@ -225,6 +279,8 @@ mod tests {
             big_bytes: 1 << 30,
             small_files: 500,
             small_bytes: 256 << 10,
+            distant_files: 100,
+            latency: Duration::from_millis(20),
             curl: None,
             notes: vec![],
             load: (String::new(), String::new()),
@@ -239,5 +295,54 @@ mod tests {
         assert!(rows[1].contains("| 0.50 |"), "{}", rows[1]);
         assert!(rows[3].contains("| 4.00 |"), "{}", rows[3]);
         assert!(rows[3].contains("| 5000 |"), "{}", rows[3]);
+    }
+
+    #[test]
+    fn concurrency_gains_are_per_client_and_workload() {
+        let case = |workload, contender, concurrency| Case {
+            workload,
+            contender,
+            concurrency,
+        };
+        let cases = [
+            case(Workload::Distant, Contender::Ceiling, 1),
+            case(Workload::Distant, Contender::Ureq, 1),
+            case(Workload::Distant, Contender::Cli, 1),
+            case(Workload::Distant, Contender::Ureq, 8),
+            case(Workload::Distant, Contender::Cli, 8),
+        ];
+        let samples = vec![
+            vec![sample(4000)],
+            vec![sample(4000)],
+            vec![sample(2000)],
+            vec![sample(800)],
+            vec![sample(500)],
+        ];
+        let setup = Setup {
+            repeats: 1,
+            big_bytes: 1 << 30,
+            small_files: 500,
+            small_bytes: 256 << 10,
+            distant_files: 100,
+            latency: Duration::from_millis(20),
+            curl: None,
+            notes: vec![],
+            load: (String::new(), String::new()),
+        };
+        let table = render(&setup, &cases, &samples);
+        assert!(
+            table.contains("| 100 x 256 KiB, 20 ms RTT | ureq adapter (library) | 5.00 |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| 100 x 256 KiB, 20 ms RTT | gphotos-upload CLI | 4.00 |"),
+            "{table}"
+        );
+        // The distant CLI row at concurrency 8: 100 files in 0.5 s, 8x its own ceiling.
+        assert!(
+            table.contains("| gphotos-upload CLI | 8 | 0.500 s |")
+                && table.contains("| 200 | 8.00 |"),
+            "{table}"
+        );
     }
 }

@@ -8,13 +8,13 @@
 //! while a sync is under way (replies of parallel uploads) go to the observer together, so a journal
 //! file syncs once for all of them (group commit) instead of once per record.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -85,6 +85,8 @@ struct Work {
 
 /// A worker's report.
 struct Done {
+    /// The worker, free again.
+    worker: usize,
     id: RequestId,
     outcome: Result<Response<Vec<u8>>, Failure>,
     /// The file the request read from, to name it in a source error.
@@ -108,31 +110,37 @@ impl Client {
         workers: usize,
         observer: &mut dyn JobObserver,
     ) -> Result<(), Error> {
-        let (work_tx, work_rx) = mpsc::channel::<Work>();
-        let work_rx = Arc::new(Mutex::new(work_rx));
         let (done_tx, done_rx) = mpsc::channel::<Done>();
         let transport = self.transport();
         thread::scope(|scope| {
+            // A channel per worker, and the runner hands each request to a worker it knows is idle:
+            // one wake-up per hand-off. (With one shared queue the idle workers queue on its lock,
+            // and every hand-off wakes two threads; on 2 cores the CLI was 0.77x the ureq library
+            // with 8 small uploads at once.)
+            let mut work = Vec::new();
             for n in 0..workers.max(1) {
-                let work_rx = Arc::clone(&work_rx);
+                let (work_tx, work_rx) = mpsc::channel::<Work>();
                 let done_tx = done_tx.clone();
                 let spawned = thread::Builder::new()
                     .name(format!("gphotos-upload-{n}"))
-                    .spawn_scoped(scope, move || worker(transport, &work_rx, &done_tx));
-                if let Err(error) = spawned {
+                    .spawn_scoped(scope, move || worker(n, transport, &work_rx, &done_tx));
+                match spawned {
+                    Ok(_) => work.push(work_tx),
                     // Fewer workers only slow the run down, but none at all would stall it.
-                    if n == 0 {
+                    Err(error) if n == 0 => {
                         return Err(Error::misuse(format!(
                             "cannot start a worker thread: {error}"
                         )));
                     }
-                    break;
+                    Err(_) => break,
                 }
             }
             drop(done_tx);
             let mut runner = Runner {
                 auth: Authorizer::new(self.credentials()),
-                work: work_tx,
+                idle: (0..work.len()).rev().collect(),
+                backlog: VecDeque::new(),
+                work,
                 done: done_rx,
                 in_flight: HashMap::new(),
             };
@@ -146,7 +154,12 @@ impl Client {
 
 struct Runner<'a> {
     auth: Authorizer<'a>,
-    work: Sender<Work>,
+    /// Each worker's queue, by worker number.
+    work: Vec<Sender<Work>>,
+    /// Workers with nothing to do.
+    idle: Vec<usize>,
+    /// Requests waiting for a worker (only when the job has more out than there are workers).
+    backlog: VecDeque<Work>,
     done: Receiver<Done>,
     in_flight: HashMap<RequestId, Arc<AtomicU64>>,
 }
@@ -179,8 +192,10 @@ impl Runner<'_> {
                         file,
                         sent,
                     };
-                    if self.work.send(work).is_err() {
-                        return Err(Error::misuse("the worker threads are gone"));
+                    match self.idle.pop() {
+                        Some(worker) => self.hand(worker, work)?,
+                        // More requests out than workers: the first to finish takes it.
+                        None => self.backlog.push_back(work),
                     }
                 }
                 JobAction::WaitUntil(until) => {
@@ -220,7 +235,17 @@ impl Runner<'_> {
         }
     }
 
+    fn hand(&self, worker: usize, work: Work) -> Result<(), Error> {
+        let gone = || Error::misuse("the worker threads are gone");
+        let queue = self.work.get(worker).ok_or_else(gone)?;
+        queue.send(work).map_err(|_| gone())
+    }
+
     fn feed(&mut self, job: &mut Job, done: Done) -> Result<(), Error> {
+        match self.backlog.pop_front() {
+            Some(work) => self.hand(done.worker, work)?,
+            None => self.idle.push(done.worker),
+        }
         self.in_flight.remove(&done.id);
         let now = now();
         match done.outcome {
@@ -276,15 +301,14 @@ fn flush(job: &mut Job, observer: &mut dyn JobObserver) -> Result<(), Error> {
 }
 
 /// Performs requests until the runner hangs up.
-fn worker(transport: &Transport, work: &Mutex<Receiver<Work>>, done: &Sender<Done>) {
+fn worker(number: usize, transport: &Transport, work: &Receiver<Work>, done: &Sender<Done>) {
     loop {
-        let next = work.lock().unwrap_or_else(PoisonError::into_inner).recv();
         let Ok(Work {
             id,
             request,
             file,
             sent,
-        }) = next
+        }) = work.recv()
         else {
             return;
         };
@@ -298,7 +322,13 @@ fn worker(transport: &Transport, work: &Mutex<Receiver<Work>>, done: &Sender<Don
             },
             _ => transport.perform(request, None, on_sent),
         };
-        if done.send(Done { id, outcome, file }).is_err() {
+        let done_with = Done {
+            worker: number,
+            id,
+            outcome,
+            file,
+        };
+        if done.send(done_with).is_err() {
             return;
         }
     }

@@ -218,6 +218,31 @@ fn a_run_cut_short_resumes_from_the_journal() {
 }
 
 #[test]
+fn fewer_workers_than_the_job_wants_still_upload_everything_once() {
+    let emu = emulator();
+    let client = client(&emu, 4);
+    let dir = fresh_dir("few-workers");
+    let (jobs, hashes) = files(&dir, &[1, 1000, 3 * G + 5, 2000, 7, 5 * G, 3000, 4000]);
+    let mut config = client.job_config();
+    config.concurrency = 4;
+    let mut journal = Journal::open(dir.join("journal.jsonl")).unwrap();
+    let mut job = client.new_job(jobs, config, journal.records());
+    let mut seen = Seen {
+        journal: &mut journal,
+        finished: 0,
+        ticks: 0,
+    };
+    // One worker for four uploads at once plus the creating calls: requests wait their turn.
+    client.run_job(&mut job, 1, &mut seen).unwrap();
+    assert_eq!(seen.finished, 8);
+    let state = emu.inspect();
+    assert_eq!(state.media_items.len(), 8, "exactly one item per file");
+    for item in &state.media_items {
+        assert_eq!(Some(&item.sha256), hashes.get(&item.filename));
+    }
+}
+
+#[test]
 fn uploads_run_in_parallel() {
     let emu = emulator();
     emu.inject("raw@every:stall=300ms".parse().unwrap())

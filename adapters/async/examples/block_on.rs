@@ -15,7 +15,9 @@ use std::time::Instant;
 use gphotos_emulator::{Config, Emulator};
 use gphotos_upload::library::{BatchCreate, Call, Destination, NewMediaItem};
 use gphotos_upload::{AccessToken, Endpoint, MediaFile, RetryPolicy, Upload, UploadConfig};
-use gphotos_upload_async::{BlockingSource, Driver, MAX_RESPONSE_BODY, StaticToken, Transport};
+use gphotos_upload_async::{
+    BlockingSource, Body, Driver, MAX_RESPONSE_BODY, StaticToken, Transport,
+};
 
 /// Polls the future on this thread, parking between polls until it is woken.
 fn block_on<F: Future>(future: F) -> F::Output {
@@ -44,7 +46,10 @@ struct StdNet;
 impl Transport for StdNet {
     type Error = io::Error;
 
-    async fn send(&self, request: http::Request<&[u8]>) -> io::Result<http::Response<Vec<u8>>> {
+    async fn send<B: Body>(
+        &self,
+        request: http::Request<B>,
+    ) -> io::Result<http::Response<Vec<u8>>> {
         let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
         let host = request
             .uri()
@@ -60,7 +65,13 @@ impl Transport for StdNet {
         head.push_str("Connection: close\r\n\r\n");
         let mut stream = TcpStream::connect(&host)?;
         stream.write_all(head.as_bytes())?;
-        stream.write_all(request.body())?;
+        // Frame by frame, as the driver reads them from the file. If a read fails, `?` returns
+        // here and drops the stream: the server sees the connection close short of
+        // `Content-Length` and never takes the body for whole.
+        let mut body = request.into_body();
+        while let Some(frame) = body.next_frame().await? {
+            stream.write_all(&frame)?;
+        }
 
         let mut reader = BufReader::new(stream);
         let mut line = String::new();

@@ -8,8 +8,10 @@ use std::time::Instant;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use gphotos_upload::library::{Call, CallAction, LibraryRequest};
-use gphotos_upload::{AccessToken, Action, Payload, Transmit, Upload, UploadToken};
+use gphotos_upload::{AccessToken, Action, Transmit, Upload, UploadToken};
 
+use crate::body::{BodyOutcome, RequestBody};
+use crate::frame::Frames;
 use crate::in_flight::{InFlight, Machine};
 use crate::{Authorizer, DriveError, Source, Transport};
 
@@ -49,8 +51,8 @@ impl<T: Transport, A: Authorizer> Driver<T, A> {
     /// asks the server how much it holds and carries on from there. A finished machine returns its
     /// token again without any request.
     ///
-    /// Memory: one buffer of at most one chunk (`UploadConfig::chunk_size`, rounded to the server's
-    /// granularity), whatever the file size.
+    /// Memory: the few frames ([`crate::FRAME_SIZE`] each) the transport holds at once, whatever
+    /// the chunk and file sizes: a chunk is read frame by frame as the transport sends it.
     ///
     /// # Errors
     /// [`DriveError`]: the machine's own failure, a source that cannot be read, no usable token.
@@ -59,7 +61,7 @@ impl<T: Transport, A: Authorizer> Driver<T, A> {
         upload: &mut Upload,
         source: S,
     ) -> Result<UploadToken, DriveError> {
-        self.upload_with_buffer(upload, source, &mut Vec::new())
+        self.upload_with_frames(upload, source, &Frames::default())
             .await
     }
 
@@ -70,7 +72,7 @@ impl<T: Transport, A: Authorizer> Driver<T, A> {
     /// each file) keeps at most `concurrency` files open. All uploads run inside this one future, so
     /// any executor works and nothing is spawned; with a transport whose I/O proceeds in the
     /// background (hyper's connection tasks, or a thread per request) they overlap on the network.
-    /// Memory: `concurrency` chunk buffers, reused from file to file.
+    /// Memory: the frames of `concurrency` requests in flight, reused from file to file.
     ///
     /// Each file's outcome is independent: a failure of one does not stop the others. Dropping the
     /// future leaves every machine resumable, as with [`Driver::upload`].
@@ -85,23 +87,23 @@ impl<T: Transport, A: Authorizer> Driver<T, A> {
     {
         let mut files = files.into_iter().enumerate();
         let mut results = Vec::new();
-        let mut buffers: Vec<Vec<u8>> = Vec::new();
+        let mut pools: Vec<Frames> = Vec::new();
         let mut running = FuturesUnordered::new();
         loop {
             while running.len() < concurrency.get() {
                 let Some((index, (upload, source))) = files.next() else {
                     break;
                 };
-                let mut buffer = buffers.pop().unwrap_or_default();
+                let frames = pools.pop().unwrap_or_default();
                 running.push(async move {
-                    let result = self.upload_with_buffer(upload, source, &mut buffer).await;
-                    (index, result, buffer)
+                    let result = self.upload_with_frames(upload, source, &frames).await;
+                    (index, result, frames)
                 });
             }
-            let Some((index, result, buffer)) = running.next().await else {
+            let Some((index, result, frames)) = running.next().await else {
                 break;
             };
-            buffers.push(buffer);
+            pools.push(frames);
             if results.len() <= index {
                 results.resize_with(index + 1, || None);
             }
@@ -112,11 +114,11 @@ impl<T: Transport, A: Authorizer> Driver<T, A> {
         results.into_iter().flatten().collect()
     }
 
-    async fn upload_with_buffer<S: Source>(
+    async fn upload_with_frames<S: Source>(
         &self,
         upload: &mut Upload,
         mut source: S,
-        buffer: &mut Vec<u8>,
+        frames: &Frames,
     ) -> Result<UploadToken, DriveError> {
         let mut sent: SentToken = None;
         loop {
@@ -124,7 +126,7 @@ impl<T: Transport, A: Authorizer> Driver<T, A> {
             let token = self.auth.token().await.map_err(DriveError::Auth)?;
             match upload.poll_action(Instant::now()) {
                 Action::Send(transmit) => {
-                    self.exchange(upload, transmit, token.as_ref(), &mut source, buffer)
+                    self.exchange(upload, transmit, token.as_ref(), &mut source, frames)
                         .await?;
                     sent = token;
                 }
@@ -159,7 +161,7 @@ impl<T: Transport, A: Authorizer> Driver<T, A> {
     }
 
     /// [`Driver::call`] for a call that sends file bytes: the simple (raw) upload of a small file,
-    /// read from `source` in one piece.
+    /// streamed from `source` frame by frame.
     ///
     /// # Errors
     /// As [`Driver::call`], and [`DriveError::Source`] when the file cannot be read.
@@ -168,13 +170,13 @@ impl<T: Transport, A: Authorizer> Driver<T, A> {
         call: &mut Call<R>,
         mut source: S,
     ) -> Result<R::Output, DriveError> {
-        let mut buffer = Vec::new();
+        let frames = Frames::default();
         let mut sent: SentToken = None;
         loop {
             let token = self.auth.token().await.map_err(DriveError::Auth)?;
             match call.poll_action(Instant::now()) {
                 CallAction::Send(transmit) => {
-                    self.exchange(call, transmit, token.as_ref(), &mut source, &mut buffer)
+                    self.exchange(call, transmit, token.as_ref(), &mut source, &frames)
                         .await?;
                     sent = token;
                 }
@@ -201,29 +203,29 @@ impl<T: Transport, A: Authorizer> Driver<T, A> {
         transmit: Transmit,
         token: Option<&AccessToken>,
         source: &mut S,
-        buffer: &mut Vec<u8>,
+        frames: &Frames,
     ) -> Result<(), DriveError> {
         let in_flight = InFlight::new(machine, transmit.id);
         let (parts, payload) = transmit.authorize(token).into_parts();
-        let body: &[u8] = match &payload {
-            Payload::Empty => &[],
-            Payload::Bytes(bytes) => bytes,
-            Payload::Range { offset, len } => {
-                match read_range(source, *offset, *len, buffer).await {
-                    Ok(chunk) => chunk,
-                    Err(error) => {
-                        // Nothing left, and the file will not read better on a retry: stop here.
-                        in_flight.no_reply(&format_args!("could not read the file: {error}"), true);
-                        return Err(DriveError::Source(error));
-                    }
-                }
-            }
-        };
-        match self
+        let mut body = BodyOutcome::default();
+        let sent = self
             .transport
-            .send(http::Request::from_parts(parts, body))
-            .await
-        {
+            .send(http::Request::from_parts(
+                parts,
+                RequestBody::new(payload, Some(source), frames, &mut body),
+            ))
+            .await;
+        if let Some(error) = body.failure {
+            // Whatever the transport made of it, the server never got the whole body, so a reply
+            // (if any) is not an answer to this request. The file will not read better on a
+            // retry: stop here.
+            in_flight.no_reply(
+                &format_args!("could not read the file: {error}"),
+                !body.handed_out,
+            );
+            return Err(DriveError::Source(error));
+        }
+        match sent {
             Ok(response) => in_flight.reply(&response),
             Err(error) => in_flight.no_reply(&error, T::never_sent(&error)),
         }
@@ -241,26 +243,4 @@ impl Source for NoSource {
             "this call sends file bytes: run it with `Driver::call_with_source`",
         ))
     }
-}
-
-/// Reads `len` bytes at `offset` into `buffer`, growing it only when a chunk is larger than any
-/// before (so it is zeroed once, not per chunk).
-pub(crate) async fn read_range<'b, S: Source>(
-    source: &mut S,
-    offset: u64,
-    len: u64,
-    buffer: &'b mut Vec<u8>,
-) -> io::Result<&'b [u8]> {
-    let len = usize::try_from(len).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the chunk is larger than this platform can address; choose a smaller chunk size",
-        )
-    })?;
-    if buffer.len() < len {
-        buffer.resize(len, 0);
-    }
-    let chunk = &mut buffer[..len];
-    source.read_at(offset, chunk).await?;
-    Ok(chunk)
 }

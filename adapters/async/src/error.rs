@@ -19,8 +19,9 @@ pub enum DriveError {
     /// A Library call that must not be repeated blindly may or may not have taken effect; see
     /// [`Ambiguity`] for how to resolve it.
     Ambiguous(Ambiguity),
-    /// Reading the file failed. The chunk in hand was not sent; a rerun asks the server where it
-    /// stands and carries on.
+    /// Reading the file failed (also part-way through a chunk: the request was abandoned before its
+    /// body was complete, and any reply to it was ignored). A rerun asks the server where it stands
+    /// and carries on.
     Source(io::Error),
     /// No usable access token.
     Auth(AuthError),

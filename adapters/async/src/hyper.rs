@@ -2,19 +2,25 @@
 //! files.
 
 use std::fmt;
+use std::fs::File;
 use std::io::{self, SeekFrom};
 use std::path::PathBuf;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use futures_util::future::{Either, select};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::{Frame as HttpFrame, SizeHint};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::TokioExecutor;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt};
+use tokio::sync::mpsc;
 
 use crate::source::explain_eof;
-use crate::{MAX_RESPONSE_BODY, Source, Transport};
+use crate::{Body, Frame, MAX_RESPONSE_BODY, Source, Transport};
 
 /// How long one request may take by default, body and reply included. Generous, because a chunk of
 /// 8 MiB on a slow uplink takes minutes; a stalled server is still noticed.
@@ -37,12 +43,13 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 /// ```
 ///
 /// Requests must be made inside a tokio runtime with I/O and timers enabled (`#[tokio::main]`).
-/// Each chunk is copied once into hyper's body type; the copy lives only while its request does.
-/// The futures are `Send`, so drivers using this transport can be spawned on a multi-threaded
-/// runtime.
+/// Bodies stream: each frame goes to hyper as `Bytes` over the frame's own memory (no copy), through
+/// a channel that holds one frame, so reading the next frame overlaps writing the last one and a
+/// request holds a few frames (about 1 MiB) however large its chunk. The futures are `Send`, so
+/// drivers using this transport can be spawned on a multi-threaded runtime.
 #[derive(Clone)]
 pub struct HyperTransport<C = HttpConnector> {
-    client: Client<C, Full<Bytes>>,
+    client: Client<C, HyperBody>,
     timeout: Duration,
 }
 
@@ -61,7 +68,7 @@ impl Default for HyperTransport {
 
 impl<C> HyperTransport<C> {
     /// Wraps a client you configured (an https connector, pool settings, a proxy connector).
-    pub fn with_client(client: Client<C, Full<Bytes>>) -> Self {
+    pub fn with_client(client: Client<C, HyperBody>) -> Self {
         Self {
             client,
             timeout: DEFAULT_REQUEST_TIMEOUT,
@@ -84,30 +91,123 @@ impl<C> fmt::Debug for HyperTransport<C> {
     }
 }
 
+impl<C: Connect + Clone + Send + Sync + 'static> HyperTransport<C> {
+    /// Sends the request with a ready hyper body and collects the (bounded) reply.
+    async fn exchange(
+        &self,
+        request: http::Request<HyperBody>,
+    ) -> Result<http::Response<Vec<u8>>, HyperError> {
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| HyperError::new("request failed", &e, e.is_connect()))?;
+        let (parts, body) = response.into_parts();
+        let body = Limited::new(body, MAX_RESPONSE_BODY)
+            .collect()
+            .await
+            .map_err(|e| HyperError::new("reading the reply failed", e.as_ref(), false))?
+            .to_bytes();
+        Ok(http::Response::from_parts(parts, Vec::from(body)))
+    }
+
+    /// Sends `request`, its body streamed from the driver's frames.
+    async fn send_streamed<B: Body>(
+        &self,
+        request: http::Request<B>,
+    ) -> Result<http::Response<Vec<u8>>, HyperError> {
+        let (parts, mut body) = request.into_parts();
+        let len = body.len();
+        let first = if len == 0 {
+            None
+        } else {
+            Some(
+                body.next_frame()
+                    .await
+                    .map_err(HyperError::body)?
+                    .ok_or_else(short)?,
+            )
+        };
+        let (outgoing, rest) = match first {
+            None => (HyperBody::whole(None), None),
+            Some(frame) if frame.len() as u64 > len => return Err(long()),
+            // A body of one frame (a small file, JSON) needs no channel.
+            Some(frame) if frame.len() as u64 == len => (HyperBody::whole(Some(frame)), None),
+            Some(frame) => {
+                // One frame in the channel: the next is read while hyper writes this one, and no
+                // more than that waits in memory.
+                let (sender, receiver) = mpsc::channel(1);
+                let sent = frame.len() as u64;
+                let queued = sender.try_send(Bytes::from(frame));
+                debug_assert!(queued.is_ok(), "a new channel has room for one frame");
+                let rest = pump(body, sender, sent, len);
+                (HyperBody::streamed(receiver, len), Some(rest))
+            }
+        };
+        let exchange = self.exchange(http::Request::from_parts(parts, outgoing));
+        let Some(rest) = rest else {
+            return exchange.await;
+        };
+        match select(pin!(exchange), pin!(rest)).await {
+            // The server answered before the body was complete (a refusal): that is the reply.
+            Either::Left((replied, _)) => replied,
+            Either::Right((Ok(()), exchange)) => exchange.await,
+            // Dropping the exchange and the channel's sender abandons the request: hyper sees its
+            // body end short of its length and closes the connection.
+            Either::Right((Err(error), _)) => Err(error),
+        }
+    }
+}
+
+/// Moves the body's frames after the first into the channel hyper reads, until `len` bytes went.
+async fn pump<B: Body>(
+    mut body: B,
+    sender: mpsc::Sender<Bytes>,
+    mut sent: u64,
+    len: u64,
+) -> Result<(), HyperError> {
+    while sent < len {
+        let frame = body
+            .next_frame()
+            .await
+            .map_err(HyperError::body)?
+            .ok_or_else(short)?;
+        sent += frame.len() as u64;
+        if sent > len {
+            return Err(long());
+        }
+        if sender.send(Bytes::from(frame)).await.is_err() {
+            // hyper stopped reading the body (the server answered, or the connection failed): the
+            // exchange says which.
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+fn short() -> HyperError {
+    HyperError {
+        text: "the request body ended before its Content-Length; the request was abandoned".into(),
+        never_sent: false,
+    }
+}
+
+fn long() -> HyperError {
+    HyperError {
+        text: "the request body is longer than its Content-Length; the request was abandoned"
+            .into(),
+        never_sent: false,
+    }
+}
+
 impl<C: Connect + Clone + Send + Sync + 'static> Transport for HyperTransport<C> {
     type Error = HyperError;
 
-    async fn send(
+    async fn send<B: Body>(
         &self,
-        request: http::Request<&[u8]>,
+        request: http::Request<B>,
     ) -> Result<http::Response<Vec<u8>>, HyperError> {
-        let (parts, body) = request.into_parts();
-        let request = http::Request::from_parts(parts, Full::new(Bytes::copy_from_slice(body)));
-        let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| HyperError::new("request failed", &e, e.is_connect()))?;
-            let (parts, body) = response.into_parts();
-            let body = Limited::new(body, MAX_RESPONSE_BODY)
-                .collect()
-                .await
-                .map_err(|e| HyperError::new("reading the reply failed", e.as_ref(), false))?
-                .to_bytes();
-            Ok(http::Response::from_parts(parts, Vec::from(body)))
-        };
-        tokio::time::timeout(self.timeout, exchange)
+        tokio::time::timeout(self.timeout, self.send_streamed(request))
             .await
             .unwrap_or_else(|_| {
                 Err(HyperError {
@@ -126,6 +226,82 @@ impl<C: Connect + Clone + Send + Sync + 'static> Transport for HyperTransport<C>
     }
 }
 
+/// The request body of [`HyperTransport`]'s client (name it in the `Client` you hand to
+/// [`HyperTransport::with_client`]): the driver's frames, handed to hyper without a copy.
+pub struct HyperBody(Outgoing);
+
+enum Outgoing {
+    /// The whole body in (at most) one frame.
+    Whole(Option<Bytes>),
+    /// Frames as the driver reads them; `left` counts the bytes not yet taken out of the channel.
+    Streamed {
+        frames: mpsc::Receiver<Bytes>,
+        left: u64,
+    },
+}
+
+impl HyperBody {
+    fn whole(frame: Option<Frame>) -> Self {
+        Self(Outgoing::Whole(frame.map(Bytes::from)))
+    }
+
+    fn streamed(frames: mpsc::Receiver<Bytes>, left: u64) -> Self {
+        Self(Outgoing::Streamed { frames, left })
+    }
+}
+
+impl hyper::body::Body for HyperBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<HttpFrame<Bytes>, io::Error>>> {
+        match &mut self.get_mut().0 {
+            Outgoing::Whole(frame) => {
+                Poll::Ready(frame.take().map(|bytes| Ok(HttpFrame::data(bytes))))
+            }
+            Outgoing::Streamed { frames, left } => match frames.poll_recv(cx) {
+                Poll::Ready(Some(bytes)) => {
+                    *left = left.saturating_sub(bytes.len() as u64);
+                    Poll::Ready(Some(Ok(HttpFrame::data(bytes))))
+                }
+                Poll::Ready(None) if *left == 0 => Poll::Ready(None),
+                // The driver's side gave up (its source failed): fail the body so that hyper
+                // closes the connection instead of leaving a short body that looks complete.
+                Poll::Ready(None) => Poll::Ready(Some(Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the request body stopped before its Content-Length",
+                )))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.0 {
+            Outgoing::Whole(frame) => frame.is_none(),
+            Outgoing::Streamed { left, .. } => *left == 0,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.0 {
+            Outgoing::Whole(frame) => {
+                SizeHint::with_exact(frame.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            Outgoing::Streamed { left, .. } => SizeHint::with_exact(*left),
+        }
+    }
+}
+
+impl fmt::Debug for HyperBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HyperBody").finish_non_exhaustive()
+    }
+}
+
 /// Why a request over [`HyperTransport`] got no reply. Holds hyper's description of the failure and
 /// its causes, which name no URL and no header.
 #[derive(Debug)]
@@ -136,6 +312,14 @@ pub struct HyperError {
 }
 
 impl HyperError {
+    #[allow(clippy::needless_pass_by_value)] // takes the error as `map_err` hands it over
+    fn body(error: io::Error) -> Self {
+        Self {
+            text: format!("the request body could not be read: {error}"),
+            never_sent: false,
+        }
+    }
+
     fn new(what: &str, error: &(dyn std::error::Error + 'static), never_sent: bool) -> Self {
         let mut text = format!("{what}: {error}");
         let mut cause = error.source();
@@ -167,12 +351,16 @@ impl<R: AsyncRead + AsyncSeek + Unpin> Source for TokioSource<R> {
     }
 }
 
-/// A file opened with tokio on its first read, so that a long list of files handed to
-/// [`crate::Driver::upload_many`] holds only the files in progress open.
+/// A file read on tokio's blocking pool, opened on its first read, so that a long list of files
+/// handed to [`crate::Driver::upload_many`] holds only the files in progress open.
+///
+/// Each frame is read with one positioned read (`pread`) on the blocking pool straight into the
+/// frame that hyper then sends: unlike `tokio::fs::File`, which reads into a buffer of its own and
+/// copies from there, the bytes are copied once from the page cache.
 #[derive(Debug)]
 pub struct TokioFile {
     path: PathBuf,
-    file: Option<tokio::fs::File>,
+    file: Option<File>,
 }
 
 impl TokioFile {
@@ -186,17 +374,44 @@ impl TokioFile {
 }
 
 impl Source for TokioFile {
+    /// Reads through a buffer of its own (a borrowed `buf` cannot go to the blocking pool) and
+    /// copies; the driver uses [`Source::read_frame`], which does not.
     async fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        if self.file.is_none() {
-            let opened = tokio::fs::File::open(&self.path)
-                .await
-                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))?;
-            self.file = Some(opened);
-        }
-        let Some(file) = self.file.as_mut() else {
-            unreachable!("opened just above")
-        };
-        file.seek(SeekFrom::Start(offset)).await?;
-        file.read_exact(buf).await.map(drop).map_err(explain_eof)
+        let frame = self
+            .read_frame(offset, Frame::from(vec![0; buf.len()]))
+            .await?;
+        buf.copy_from_slice(&frame);
+        Ok(())
     }
+
+    async fn read_frame(&mut self, offset: u64, mut frame: Frame) -> io::Result<Frame> {
+        // Only the first read opens the file, in the same trip to the blocking pool.
+        let opened = self.file.take().ok_or_else(|| self.path.clone());
+        let read = tokio::task::spawn_blocking(move || {
+            let file = match opened {
+                Ok(file) => file,
+                Err(path) => File::open(&path)
+                    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?,
+            };
+            read_exact_at(&file, frame.as_mut_slice(), offset).map_err(explain_eof)?;
+            Ok::<_, io::Error>((file, frame))
+        })
+        .await
+        .map_err(|e| io::Error::other(format!("the read on tokio's blocking pool failed: {e}")))?;
+        let (file, frame) = read?;
+        self.file = Some(file);
+        Ok(frame)
+    }
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(not(unix))]
+fn read_exact_at(mut file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    use std::io::{Read, Seek};
+    file.seek(SeekFrom::Start(offset))?;
+    file.read_exact(buf)
 }

@@ -12,7 +12,8 @@ use futures_util::stream::FuturesUnordered;
 use gphotos_upload::job::{FileError, FileOutcome, Job, JobAction, JobEvent, JobFile, Now, Record};
 use gphotos_upload::{AccessToken, Payload, RequestId};
 
-use crate::driver::read_range;
+use crate::body::{BodyOutcome, RequestBody};
+use crate::frame::Frames;
 use crate::{Authorizer, DriveError, Driver, Source, Transport};
 
 /// What a job run hands to the caller besides requests: journal records to persist, and files that
@@ -42,7 +43,7 @@ pub trait JobObserver {
 struct Returned<S> {
     id: RequestId,
     file: Option<(usize, S)>,
-    buffer: Vec<u8>,
+    frames: Frames,
     outcome: Outcome,
 }
 
@@ -88,7 +89,8 @@ impl<T: Transport, A: Authorizer> Driver<T, A> {
     ///
     /// `open` gives the source of file `index` when its bytes are first needed; the source is
     /// dropped (closing the file) once the file has its outcome, so at most the job's concurrency
-    /// of files are open. Memory: one chunk buffer per request in flight, reused.
+    /// of files are open. Memory: the frames of each request in flight ([`crate::FRAME_SIZE`]
+    /// each, a few per request), reused.
     ///
     /// A source that cannot be read counts as a failed request for that file (the job retries it
     /// within its bounds, then reports the file failed); other files go on.
@@ -114,7 +116,7 @@ impl<T: Transport, A: Authorizer> Driver<T, A> {
         let files = job.files().len();
         let mut outcomes: Vec<Option<FileOutcome>> = vec![None; files];
         let mut sources: Vec<Option<S>> = (0..files).map(|_| None).collect();
-        let mut buffers: Vec<Vec<u8>> = Vec::new();
+        let mut pools: Vec<Frames> = Vec::new();
         let mut running = FuturesUnordered::new();
         let mut sent: Option<AccessToken> = None;
         let mut guard = Guard {
@@ -140,13 +142,13 @@ impl<T: Transport, A: Authorizer> Driver<T, A> {
                         _ => None,
                     };
                     guard.in_flight.insert(transmit.id);
-                    let buffer = buffers.pop().unwrap_or_default();
+                    let frames = pools.pop().unwrap_or_default();
                     let (id, token_sent) = (transmit.id, token.clone());
                     running.push(async move {
                         let mut returned = Returned {
                             id,
                             file,
-                            buffer,
+                            frames,
                             outcome: Outcome::NoReply(String::new()),
                         };
                         returned.outcome = self
@@ -193,7 +195,7 @@ impl<T: Transport, A: Authorizer> Driver<T, A> {
                 {
                     sources[index] = Some(source);
                 }
-                buffers.push(returned.buffer);
+                pools.push(returned.frames);
             }
         }
         drain_events(&mut guard, observer, &mut outcomes, &mut sources).await?;
@@ -207,7 +209,7 @@ impl<T: Transport, A: Authorizer> Driver<T, A> {
             .collect())
     }
 
-    /// Reads the body (if any) and sends one request of the job.
+    /// Sends one request of the job, streaming its body (if any) from the file.
     async fn perform<S: Source>(
         &self,
         transmit: gphotos_upload::Transmit,
@@ -215,26 +217,20 @@ impl<T: Transport, A: Authorizer> Driver<T, A> {
         returned: &mut Returned<S>,
     ) -> Outcome {
         let (parts, payload) = transmit.authorize(token).into_parts();
-        let body: &[u8] = match &payload {
-            Payload::Empty => &[],
-            Payload::Bytes(bytes) => bytes,
-            Payload::Range { offset, len } => {
-                let Some((_, source)) = returned.file.as_mut() else {
-                    return Outcome::NoReply("the job named no file for a file range".into());
-                };
-                match read_range(source, *offset, *len, &mut returned.buffer).await {
-                    Ok(chunk) => chunk,
-                    Err(error) => {
-                        return Outcome::NoReply(format!("could not read the file: {error}"));
-                    }
-                }
-            }
-        };
-        match self
+        let mut body = BodyOutcome::default();
+        let source = returned.file.as_mut().map(|(_, source)| source);
+        let sent = self
             .transport
-            .send(http::Request::from_parts(parts, body))
-            .await
-        {
+            .send(http::Request::from_parts(
+                parts,
+                RequestBody::new(payload, source, &returned.frames, &mut body),
+            ))
+            .await;
+        if let Some(error) = body.failure {
+            // The server never got the whole body: a reply, if any, does not answer this request.
+            return Outcome::NoReply(format!("could not read the file: {error}"));
+        }
+        match sent {
             Ok(response) => Outcome::Reply(response),
             Err(error) => Outcome::NoReply(error.to_string()),
         }

@@ -2,14 +2,17 @@
 //!
 //! The core decides everything (chunk boundaries, offsets, finalize, retries, backoff, resume);
 //! this crate only performs what it asks. An executor brings two things through the [`Transport`]
-//! trait: sending an `http::Request` whose body is one chunk's bytes (getting back a bounded
-//! `http::Response<Vec<u8>>`), and sleeping until an `Instant`. The [`Driver`] is then a loop of
+//! trait: sending an `http::Request` whose [`Body`] streams one chunk's bytes in [`Frame`]s (getting
+//! back a bounded `http::Response<Vec<u8>>`), and sleeping until an `Instant`. The [`Driver`] is then a loop of
 //! *poll the machine, perform the action, feed back the outcome*.
 //!
 //! - **Any executor.** Default features pull no runtime: only `futures-util`, `futures-io` and
 //!   `http`. Enable `hyper` for `HyperTransport`, a ready transport on hyper 1 and tokio.
-//! - **Flat memory.** A [`Source`] hands over one chunk at a time, into a buffer the driver reuses:
-//!   memory is bounded by concurrency times chunk size, never by file size. Sources exist for
+//! - **Flat memory, one copy.** The transport pulls a chunk frame by frame ([`FRAME_SIZE`] at most);
+//!   the driver has the [`Source`] read each frame only then, straight into memory the transport
+//!   sends without copying it again. Memory is a few frames per request in flight, never a chunk,
+//!   never a file. A source that fails mid-chunk ends the upload with its own error
+//!   ([`DriveError::Source`]), never with a truncated body or a reply to one. Sources exist for
 //!   blocking readers ([`BlockingSource`]), `futures-io` readers ([`AsyncSource`]) and, with
 //!   `hyper`, tokio files (`TokioSource`, `TokioFile`).
 //! - **Many files.** [`Driver::run_job`] runs the core's multi-file `job::Job` (uploads with a
@@ -62,8 +65,10 @@
 //! `block_on` with a transport on `std::net` (`block_on.rs`), both against the emulator.
 
 mod auth;
+mod body;
 mod driver;
 mod error;
+mod frame;
 mod in_flight;
 mod job;
 mod oauth;
@@ -71,8 +76,10 @@ mod source;
 mod transport;
 
 pub use auth::{AuthError, Authorizer, NoToken, StaticToken};
+pub use body::{Body, InMemory};
 pub use driver::Driver;
 pub use error::DriveError;
+pub use frame::{FRAME_SIZE, Frame};
 pub use job::JobObserver;
 pub use oauth::{OAuthTokens, SaveTokenFile, exchange_token};
 pub use source::{AsyncSource, BlockingSource, Source};
@@ -81,4 +88,6 @@ pub use transport::{MAX_RESPONSE_BODY, Transport};
 #[cfg(feature = "hyper")]
 mod hyper;
 #[cfg(feature = "hyper")]
-pub use hyper::{DEFAULT_REQUEST_TIMEOUT, HyperError, HyperTransport, TokioFile, TokioSource};
+pub use hyper::{
+    DEFAULT_REQUEST_TIMEOUT, HyperBody, HyperError, HyperTransport, TokioFile, TokioSource,
+};

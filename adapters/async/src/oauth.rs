@@ -9,6 +9,7 @@ use gphotos_upload::oauth::{TokenEndpointError, TokenExchange, TokenFile};
 use gphotos_upload::retry::{Backoff, RetryPolicy};
 use gphotos_upload::{AccessToken, Payload};
 
+use crate::body::InMemory;
 use crate::{AuthError, Authorizer, Transport};
 
 /// Called with the token file after each refresh, to save it (atomically, mode 0600: it holds the
@@ -111,10 +112,10 @@ pub async fn exchange_token<T: Transport>(
     let mut backoff = Backoff::new(0x70CE_5EED);
     loop {
         let (parts, payload) = exchange.request().into_parts();
-        let body: &[u8] = match &payload {
+        let body = InMemory::new(match payload {
             Payload::Bytes(bytes) => bytes,
-            Payload::Empty | Payload::Range { .. } => &[],
-        };
+            Payload::Empty | Payload::Range { .. } => Vec::new(),
+        });
         let (what, throttled, asked) =
             match transport.send(http::Request::from_parts(parts, body)).await {
                 Ok(response) => match exchange.handle_response(SystemTime::now(), &response) {

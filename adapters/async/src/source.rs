@@ -1,4 +1,4 @@
-//! Where the bytes of a file come from: read one chunk at a time, at the offset the machine names.
+//! Where the bytes of a file come from: read one frame at a time, at the offset the machine names.
 
 use std::future::Future;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -6,10 +6,13 @@ use std::io::{self, Read, Seek, SeekFrom};
 use futures_io::{AsyncRead, AsyncSeek};
 use futures_util::io::{AsyncReadExt, AsyncSeekExt};
 
+use crate::Frame;
+
 /// Random access to the bytes of one file.
 ///
-/// The driver asks for exactly the range of the next chunk, into a buffer it reuses, so memory stays
-/// at one chunk per upload in progress however large the file.
+/// The driver asks for the bytes of a chunk one frame at a time (at most [`crate::FRAME_SIZE`]),
+/// as the transport sends them, straight into the frame the transport then writes: memory stays
+/// at a few frames per upload in progress, however large the chunk or the file.
 pub trait Source {
     /// Fills `buf` with the bytes at `offset .. offset + buf.len()`.
     ///
@@ -17,17 +20,41 @@ pub trait Source {
     /// The I/O error; `UnexpectedEof` when the file is shorter than it was when the upload began
     /// (it changed under us).
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> impl Future<Output = io::Result<()>>;
+
+    /// Fills all of `frame` with the bytes at `offset .. offset + frame.len()` and gives it back.
+    ///
+    /// The driver calls this one; the default fills the frame through [`Source::read_at`]. A source
+    /// that reads on another thread (a blocking pool) overrides it to move the owned frame there
+    /// and back, so that the bytes still land in the frame directly rather than in a buffer of its
+    /// own.
+    ///
+    /// # Errors
+    /// As [`Source::read_at`]. The frame is dropped (back to its pool) with the error.
+    fn read_frame(
+        &mut self,
+        offset: u64,
+        mut frame: Frame,
+    ) -> impl Future<Output = io::Result<Frame>> {
+        async move {
+            self.read_at(offset, frame.as_mut_slice()).await?;
+            Ok(frame)
+        }
+    }
 }
 
 impl<S: Source + ?Sized> Source for &mut S {
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> impl Future<Output = io::Result<()>> {
         (**self).read_at(offset, buf)
     }
+
+    fn read_frame(&mut self, offset: u64, frame: Frame) -> impl Future<Output = io::Result<Frame>> {
+        (**self).read_frame(offset, frame)
+    }
 }
 
 /// A blocking source (`std::fs::File`, `std::io::Cursor`) read inline.
 ///
-/// A read blocks the executor thread for the time one chunk takes to come off the disk. That is
+/// A read blocks the executor thread for the time one frame takes to come off the disk. That is
 /// fine for a hand-rolled executor or a local disk; on a shared runtime prefer an async source
 /// ([`AsyncSource`], or `TokioSource` with the `hyper` feature).
 #[derive(Debug)]

@@ -4,6 +4,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::Body;
+
 /// Replies larger than this are refused by the transports of this crate, so that a hostile or broken
 /// server cannot make the driver buffer without bound. The largest legitimate reply (a
 /// `mediaItems:batchCreate` result for 50 items) is a few tens of kilobytes.
@@ -11,14 +13,23 @@ pub const MAX_RESPONSE_BODY: usize = 4 * 1024 * 1024;
 
 /// An HTTP client and a timer, as the drivers need them.
 ///
-/// The request body is the exact bytes to send: the driver has already read the chunk from the
-/// source into a buffer it reuses, so a transport never sees more than one chunk of a file.
-/// The request carries `Content-Length` and, where the origin policy allows it, `Authorization`.
+/// The request carries `Content-Length` (equal to [`Body::len`]) and, where the origin policy
+/// allows it, `Authorization`. Its body is a [`Body`] the transport pulls frame by frame: file
+/// bytes are read from the source only when the transport asks for the next frame, straight into
+/// that [`crate::Frame`], which the transport writes as it is (or hands to its own I/O task: frames
+/// are owned and `Send`). So each byte of a file is copied once on its way to the socket, and an
+/// upload holds the few frames its transport keeps at once rather than a chunk of several MiB.
+/// Pull the next frame only when the previous ones have (mostly) been written: that keeps memory
+/// flat. Frames are at most [`crate::FRAME_SIZE`] bytes.
 ///
 /// # Contract
 /// - Resolve to `Ok` with any reply the server sent, whatever its status: the machines decide what a
 ///   503 or a 404 means. Return `Err` only when no complete reply arrived (refused connection, reset,
 ///   timeout, a body over [`MAX_RESPONSE_BODY`]); the machine then asks the server where it stands.
+/// - When [`Body::next_frame`] fails, abandon the request without completing its body (close the
+///   connection) and return `Err`. Never send fewer bytes than `Content-Length` as if complete. The
+///   driver reports the source's error for such a request, whatever the transport returns.
+/// - A reply that arrives before the body is complete (a refusal) is still the reply: return it.
 /// - Bound the reply body (at most [`MAX_RESPONSE_BODY`] is a good choice) and, in a real client,
 ///   the time a request may take, or a stalled server stalls the upload.
 /// - Never log the `Authorization` header or the URL: a session URL is a capability.
@@ -35,10 +46,10 @@ pub trait Transport {
     /// [`gphotos_upload::Error::RetriesExhausted`]), so it must not contain URLs or tokens.
     type Error: std::error::Error;
 
-    /// Sends `request` and collects the whole (bounded) reply.
-    fn send(
+    /// Sends `request`, streaming its body frame by frame, and collects the whole (bounded) reply.
+    fn send<B: Body>(
         &self,
-        request: http::Request<&[u8]>,
+        request: http::Request<B>,
     ) -> impl Future<Output = Result<http::Response<Vec<u8>>, Self::Error>>;
 
     /// Completes at `deadline` (at once if it has passed).
@@ -56,9 +67,9 @@ pub trait Transport {
 impl<T: Transport + ?Sized> Transport for &T {
     type Error = T::Error;
 
-    fn send(
+    fn send<B: Body>(
         &self,
-        request: http::Request<&[u8]>,
+        request: http::Request<B>,
     ) -> impl Future<Output = Result<http::Response<Vec<u8>>, Self::Error>> {
         (**self).send(request)
     }
@@ -76,9 +87,9 @@ impl<T: Transport + ?Sized> Transport for &T {
 impl<T: Transport + ?Sized> Transport for Arc<T> {
     type Error = T::Error;
 
-    fn send(
+    fn send<B: Body>(
         &self,
-        request: http::Request<&[u8]>,
+        request: http::Request<B>,
     ) -> impl Future<Output = Result<http::Response<Vec<u8>>, Self::Error>> {
         (**self).send(request)
     }

@@ -12,6 +12,11 @@ fn happy_path() {
 }
 
 #[test]
+fn source_fails_mid_chunk() {
+    block_on(scenarios::source_fails_mid_chunk(StdTransport::new()));
+}
+
+#[test]
 fn server_unavailable() {
     block_on(scenarios::server_unavailable(StdTransport::new()));
 }

@@ -8,12 +8,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gphotos_upload::AccessToken;
-use gphotos_upload_async::{Driver, HyperTransport, StaticToken, TokioFile};
+use gphotos_upload_async::{DriveError, Driver, HyperTransport, StaticToken, TokioFile};
 use support::{Observed, Signal, scenarios};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn happy_path() {
     scenarios::happy_path(HyperTransport::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_fails_mid_chunk() {
+    scenarios::source_fails_mid_chunk(HyperTransport::new()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,5 +144,56 @@ async fn spawned_uploads_of_files_on_disk() {
         assert_eq!(upload.progress().confirmed, bytes.len() as u64);
     }
     scenarios::assert_stored(&emu, &files);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `TokioFile` streams a file of several chunks from disk in frames, and a file that turns out
+/// shorter than its upload (it shrank on disk) stops the upload with the explained source error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokio_file_streams_and_reports_a_shrunken_file() {
+    let emu = scenarios::emulator();
+    let dir = std::env::temp_dir().join(format!("gphotos-async-shrunk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bytes = scenarios::data(2 * scenarios::LARGE_CHUNK + 999, 31);
+    let path = dir.join("whole.jpg");
+    std::fs::write(&path, &bytes).unwrap();
+    let driver = Driver::new(
+        HyperTransport::new(),
+        StaticToken(AccessToken::new("test-access-token")),
+    );
+    let config = |seed| gphotos_upload::UploadConfig {
+        chunk_size: scenarios::LARGE_CHUNK as u64,
+        retry: scenarios::quick_retry(),
+        seed,
+        ..gphotos_upload::UploadConfig::default()
+    };
+    let endpoint = gphotos_upload::Endpoint::parse(&emu.base_url()).unwrap();
+    let media = |name: &str| gphotos_upload::MediaFile {
+        size: bytes.len() as u64,
+        mime_type: "image/jpeg".into(),
+        file_name: Some(name.into()),
+    };
+    let mut upload = gphotos_upload::Upload::new(endpoint.clone(), media("whole.jpg"), config(31))
+        .expect("a valid upload");
+    let result = driver.upload(&mut upload, TokioFile::new(&path)).await;
+    assert!(result.is_ok(), "{result:?}");
+    scenarios::assert_stored(&emu, &[("whole.jpg".into(), bytes.clone())]);
+
+    let short = dir.join("short.jpg");
+    std::fs::write(&short, &bytes[..scenarios::LARGE_CHUNK + 12_345]).unwrap();
+    let mut upload = gphotos_upload::Upload::new(endpoint, media("short.jpg"), config(32))
+        .expect("a valid upload");
+    let result = driver.upload(&mut upload, TokioFile::new(&short)).await;
+    match &result {
+        Err(DriveError::Source(error)) => {
+            assert!(error.to_string().contains("changed on disk"), "{error}");
+        }
+        other => panic!("expected the source's error, got {other:?}"),
+    }
+    assert_eq!(
+        emu.inspect().objects.len(),
+        1,
+        "no object from the short file"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

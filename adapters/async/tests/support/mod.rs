@@ -14,7 +14,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 use std::time::Instant;
 
-use gphotos_upload_async::Transport;
+use gphotos_upload_async::{Body, Frame, Transport};
 
 /// The smallest executor there is: poll, park until woken, poll again.
 pub fn block_on<F: Future>(future: F) -> F::Output {
@@ -85,6 +85,8 @@ pub struct Tally {
     in_flight: AtomicUsize,
     pub max_in_flight: AtomicUsize,
     pub max_body: AtomicUsize,
+    /// The largest frame a body handed to the transport.
+    pub max_frame: AtomicUsize,
     pub requests: AtomicUsize,
     /// Fired when the request with this 1-based number carrying a body is handed on.
     pub body_signal: Mutex<Option<(usize, Signal)>>,
@@ -117,16 +119,16 @@ impl Drop for Leaving<'_> {
 impl<T: Transport> Transport for Observed<T> {
     type Error = T::Error;
 
-    async fn send(
+    async fn send<B: Body>(
         &self,
-        request: http::Request<&[u8]>,
+        request: http::Request<B>,
     ) -> Result<http::Response<Vec<u8>>, T::Error> {
         let tally = &self.tally;
         tally.requests.fetch_add(1, Ordering::SeqCst);
         let now = tally.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         tally.max_in_flight.fetch_max(now, Ordering::SeqCst);
         let _leaving = Leaving(tally);
-        let len = request.body().len();
+        let len = usize::try_from(request.body().len()).unwrap();
         tally.max_body.fetch_max(len, Ordering::SeqCst);
         if len > 0 {
             let nth = tally.bodies.fetch_add(1, Ordering::SeqCst) + 1;
@@ -136,11 +138,34 @@ impl<T: Transport> Transport for Observed<T> {
                 signal.fire();
             }
         }
+        let request = request.map(|body| Watched { body, tally });
         self.inner.send(request).await
     }
 
     fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> {
         self.inner.sleep_until(deadline)
+    }
+}
+
+/// A body that reports the size of each frame it hands on.
+struct Watched<'t, B> {
+    body: B,
+    tally: &'t Tally,
+}
+
+impl<B: Body> Body for Watched<'_, B> {
+    fn len(&self) -> u64 {
+        self.body.len()
+    }
+
+    async fn next_frame(&mut self) -> std::io::Result<Option<Frame>> {
+        let frame = self.body.next_frame().await?;
+        if let Some(frame) = &frame {
+            self.tally
+                .max_frame
+                .fetch_max(frame.len(), Ordering::SeqCst);
+        }
+        Ok(frame)
     }
 }
 

@@ -16,11 +16,14 @@ use gphotos_upload::{
     AccessToken, ClientSecret, Endpoint, Error, MediaFile, Phase, RetryPolicy, Upload, UploadConfig,
 };
 use gphotos_upload_async::{
-    AuthError, Authorizer, BlockingSource, DriveError, Driver, JobObserver, OAuthTokens,
-    StaticToken, Transport, exchange_token,
+    AuthError, Authorizer, BlockingSource, DriveError, Driver, FRAME_SIZE, InMemory, JobObserver,
+    OAuthTokens, StaticToken, Transport, exchange_token,
 };
 
 use super::{Observed, until};
+
+/// Chunks of 1 MiB, which travel in several frames.
+pub const LARGE_CHUNK: usize = 1024 * 1024;
 
 /// The emulator's granularity in these tests: small, so that files of tens of kilobytes take many
 /// chunks.
@@ -143,6 +146,84 @@ pub async fn happy_path<T: Transport>(transport: T) {
         .await;
     assert_eq!(again.ok(), result.ok());
     assert_eq!(tally.requests.load(Ordering::SeqCst), 4);
+}
+
+/// A file that ends 600 KiB into its second 1 MiB chunk (it shrank on disk): the chunk is being
+/// streamed frame by frame when the source fails. The driver stops with the source's error, never a
+/// server reply; the server holds no truncated object. A rerun with the whole file resumes the same
+/// session and ends byte-exact, each chunk streamed in frames of at most `FRAME_SIZE`.
+pub async fn source_fails_mid_chunk<T: Transport>(transport: T) {
+    let emu = emulator();
+    let bytes = data(3 * LARGE_CHUNK + 4321, 21);
+    let driver = Driver::new(Observed::new(transport), token());
+    let config = UploadConfig {
+        chunk_size: LARGE_CHUNK as u64,
+        retry: quick_retry(),
+        seed: 21,
+        ..UploadConfig::default()
+    };
+    let mut upload = Upload::new(
+        Endpoint::parse(&emu.base_url()).expect("the emulator's root is a URL"),
+        MediaFile {
+            size: bytes.len() as u64,
+            mime_type: "image/jpeg".into(),
+            file_name: Some("shrunk.jpg".into()),
+        },
+        config,
+    )
+    .expect("a valid upload");
+    let shrunk = &bytes[..LARGE_CHUNK + 600 * 1024];
+    let result = driver
+        .upload(&mut upload, BlockingSource(std::io::Cursor::new(shrunk)))
+        .await;
+    match &result {
+        Err(DriveError::Source(error)) => {
+            assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof, "{error}");
+            assert!(error.to_string().contains("changed on disk"), "{error}");
+        }
+        other => panic!("expected the source's error, got {other:?}"),
+    }
+    assert_ne!(upload.phase(), Phase::Done);
+    let state = emu.inspect();
+    assert!(state.objects.is_empty(), "no object from a truncated body");
+    assert_eq!(state.sessions.len(), 1);
+    assert!(
+        state.sessions[0].bytes_received < bytes.len() as u64,
+        "the server does not hold the whole file"
+    );
+
+    // Later, with the whole file: the same session carries on.
+    driver
+        .transport()
+        .sleep_until(Instant::now() + Duration::from_millis(200))
+        .await;
+    let result = driver
+        .upload(&mut upload, BlockingSource(std::io::Cursor::new(&bytes)))
+        .await;
+    assert!(result.is_ok(), "{result:?}");
+    let state = emu.inspect();
+    assert_eq!(state.sessions.len(), 1, "the same session was resumed");
+    let unanswered = state
+        .requests_of(RequestKind::Upload)
+        .filter(|request| request.status.is_none())
+        .count();
+    // The failed chunk may have reached the server in part, or not at all.
+    assert!(
+        unanswered <= 1,
+        "only the chunk whose source failed went unanswered: {:#?}",
+        state.requests
+    );
+    assert_stored(&emu, &[("shrunk.jpg".into(), bytes)]);
+    let tally = &driver.transport().tally;
+    let frame = tally.max_frame.load(Ordering::SeqCst);
+    assert!(
+        0 < frame && frame <= FRAME_SIZE,
+        "chunks travel in frames of at most FRAME_SIZE (largest: {frame})"
+    );
+    assert!(
+        tally.max_body.load(Ordering::SeqCst) > FRAME_SIZE,
+        "chunks span several frames"
+    );
 }
 
 /// One scripted fault on the second chunk: the upload still ends byte-exact in one object, and
@@ -449,7 +530,7 @@ pub async fn oauth_refresh_through_the_token_endpoint<T: Transport>(transport: T
     let redirect = transport
         .send(
             http::Request::get(consent.authorization_url())
-                .body(&[][..])
+                .body(InMemory::empty())
                 .expect("a request"),
         )
         .await

@@ -1,6 +1,7 @@
 //! A runtime-free transport for the tests: each request runs on its own thread over a fresh
 //! `std::net::TcpStream` (HTTP/1.1, one request per connection), and its future completes through a shared
-//! slot. A hand-rolled `block_on` therefore sees real overlap between uploads, and dropping a future
+//! slot. The future pulls the body's frames and passes them to the thread over a channel. A
+//! hand-rolled `block_on` therefore sees real overlap between uploads, and dropping a future
 //! abandons its request (the thread stops writing and closes the socket).
 
 use std::future::Future;
@@ -8,11 +9,12 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use gphotos_upload_async::{MAX_RESPONSE_BODY, Transport};
+use gphotos_upload_async::{Body, Frame, MAX_RESPONSE_BODY, Transport};
 
 use super::Signal;
 
@@ -85,21 +87,22 @@ impl Drop for Pending {
 impl Transport for StdTransport {
     type Error = io::Error;
 
-    fn send(
+    async fn send<B: Body>(
         &self,
-        request: http::Request<&[u8]>,
-    ) -> impl Future<Output = io::Result<http::Response<Vec<u8>>>> {
+        request: http::Request<B>,
+    ) -> io::Result<http::Response<Vec<u8>>> {
         let slot = Arc::new(Mutex::new(Slot {
             outcome: None,
             waker: None,
         }));
         let abandoned = Arc::new(AtomicBool::new(false));
         let stream: Arc<Mutex<Option<TcpStream>>> = Arc::default();
-        let (parts, body) = request.into_parts();
-        let body = body.to_vec();
+        let (parts, mut body) = request.into_parts();
+        let len = body.len();
         let hold = self.hold.clone().filter(|hold| {
             !body.is_empty() && self.bodies.fetch_add(1, Ordering::SeqCst) + 1 == hold.nth
         });
+        let (frames, thread_frames) = channel::<Frame>();
         let (thread_slot, thread_abandoned, thread_stream) = (
             Arc::clone(&slot),
             Arc::clone(&abandoned),
@@ -108,7 +111,8 @@ impl Transport for StdTransport {
         std::thread::spawn(move || {
             let outcome = exchange(
                 &parts,
-                &body,
+                &thread_frames,
+                len,
                 hold.as_ref(),
                 &thread_abandoned,
                 &thread_stream,
@@ -119,11 +123,29 @@ impl Transport for StdTransport {
                 waker.wake();
             }
         });
-        Pending {
+        let pending = Pending {
             slot,
             abandoned,
             stream,
+        };
+        loop {
+            match body.next_frame().await {
+                Ok(Some(frame)) => {
+                    if frames.send(frame).is_err() {
+                        // The thread is done (an early reply, or a failure): it has the outcome.
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    // Dropping the pending request abandons it: the body stays incomplete.
+                    drop(pending);
+                    return Err(error);
+                }
+            }
         }
+        drop(frames);
+        pending.await
     }
 
     fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> {
@@ -133,7 +155,8 @@ impl Transport for StdTransport {
 
 fn exchange(
     parts: &http::request::Parts,
-    body: &[u8],
+    frames: &Receiver<Frame>,
+    len: u64,
     hold: Option<&Hold>,
     abandoned: &AtomicBool,
     shared: &Mutex<Option<TcpStream>>,
@@ -146,9 +169,12 @@ fn exchange(
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     stream.set_write_timeout(Some(Duration::from_secs(30)))?;
     *shared.lock().unwrap() = Some(stream.try_clone()?);
-    if abandoned.load(Ordering::SeqCst) {
+    let gone = |stream: &TcpStream| {
         let _ = stream.shutdown(std::net::Shutdown::Both);
-        return Err(io::Error::new(io::ErrorKind::Interrupted, "abandoned"));
+        io::Error::new(io::ErrorKind::Interrupted, "abandoned")
+    };
+    if abandoned.load(Ordering::SeqCst) {
+        return Err(gone(&stream));
     }
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut head = format!(
@@ -169,24 +195,32 @@ fn exchange(
     // connection and can destroy its answer in flight.
     head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
-    for (index, piece) in body.chunks(PIECE).enumerate() {
-        if let Some(hold) = hold
-            && index * PIECE >= hold.after
-        {
-            hold.reached.fire();
-            while !abandoned.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(5));
+    let mut written = 0;
+    // Ends when the future has handed over the last frame, or gave up on the body.
+    for frame in frames {
+        for piece in frame.chunks(PIECE) {
+            if let Some(hold) = hold
+                && written >= hold.after
+            {
+                hold.reached.fire();
+                while !abandoned.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
             }
+            if abandoned.load(Ordering::SeqCst) {
+                return Err(gone(&stream));
+            }
+            if let Err(error) = stream.write_all(piece) {
+                // The server may have answered early and closed; its answer is worth more than
+                // the write error.
+                return read_response(BufReader::new(stream)).map_err(|_| error);
+            }
+            written += piece.len();
         }
-        if abandoned.load(Ordering::SeqCst) {
-            let _ = stream.shutdown(std::net::Shutdown::Both);
-            return Err(io::Error::new(io::ErrorKind::Interrupted, "abandoned"));
-        }
-        if let Err(error) = stream.write_all(piece) {
-            // The server may have answered early and closed; its answer is worth more than the
-            // write error.
-            return read_response(BufReader::new(stream)).map_err(|_| error);
-        }
+    }
+    if written as u64 != len {
+        // The body failed: close without completing it, so the server never takes it for whole.
+        return Err(gone(&stream));
     }
     read_response(BufReader::new(stream))
 }

@@ -1,10 +1,7 @@
-//! A ready [`Transport`] on hyper 1 (hyper-util's pooled client, on tokio), and sources over tokio's
-//! files.
+//! A ready [`Transport`] on hyper 1 (hyper-util's pooled client, on tokio).
 
 use std::fmt;
-use std::fs::File;
-use std::io::{self, SeekFrom};
-use std::path::PathBuf;
+use std::io;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -16,11 +13,9 @@ use hyper::body::{Frame as HttpFrame, SizeHint};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::TokioExecutor;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt};
 use tokio::sync::mpsc;
 
-use crate::source::explain_eof;
-use crate::{Body, Frame, MAX_RESPONSE_BODY, Source, Transport};
+use crate::{Body, Frame, MAX_RESPONSE_BODY, Transport};
 
 /// How long one request may take by default, body and reply included. Generous, because a chunk of
 /// 8 MiB on a slow uplink takes minutes; a stalled server is still noticed.
@@ -339,79 +334,3 @@ impl fmt::Display for HyperError {
 }
 
 impl std::error::Error for HyperError {}
-
-/// A source over tokio's async reader traits (`tokio::fs::File`, `std::io::Cursor`).
-#[derive(Debug)]
-pub struct TokioSource<R>(pub R);
-
-impl<R: AsyncRead + AsyncSeek + Unpin> Source for TokioSource<R> {
-    async fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        self.0.seek(SeekFrom::Start(offset)).await?;
-        self.0.read_exact(buf).await.map(drop).map_err(explain_eof)
-    }
-}
-
-/// A file read on tokio's blocking pool, opened on its first read, so that a long list of files
-/// handed to [`crate::Driver::upload_many`] holds only the files in progress open.
-///
-/// Each frame is read with one positioned read (`pread`) on the blocking pool straight into the
-/// frame that hyper then sends: unlike `tokio::fs::File`, which reads into a buffer of its own and
-/// copies from there, the bytes are copied once from the page cache.
-#[derive(Debug)]
-pub struct TokioFile {
-    path: PathBuf,
-    file: Option<File>,
-}
-
-impl TokioFile {
-    /// The file at `path`, not opened yet.
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self {
-            path: path.into(),
-            file: None,
-        }
-    }
-}
-
-impl Source for TokioFile {
-    /// Reads through a buffer of its own (a borrowed `buf` cannot go to the blocking pool) and
-    /// copies; the driver uses [`Source::read_frame`], which does not.
-    async fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        let frame = self
-            .read_frame(offset, Frame::from(vec![0; buf.len()]))
-            .await?;
-        buf.copy_from_slice(&frame);
-        Ok(())
-    }
-
-    async fn read_frame(&mut self, offset: u64, mut frame: Frame) -> io::Result<Frame> {
-        // Only the first read opens the file, in the same trip to the blocking pool.
-        let opened = self.file.take().ok_or_else(|| self.path.clone());
-        let read = tokio::task::spawn_blocking(move || {
-            let file = match opened {
-                Ok(file) => file,
-                Err(path) => File::open(&path)
-                    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?,
-            };
-            read_exact_at(&file, frame.as_mut_slice(), offset).map_err(explain_eof)?;
-            Ok::<_, io::Error>((file, frame))
-        })
-        .await
-        .map_err(|e| io::Error::other(format!("the read on tokio's blocking pool failed: {e}")))?;
-        let (file, frame) = read?;
-        self.file = Some(file);
-        Ok(frame)
-    }
-}
-
-#[cfg(unix)]
-fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
-}
-
-#[cfg(not(unix))]
-fn read_exact_at(mut file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
-    use std::io::{Read, Seek};
-    file.seek(SeekFrom::Start(offset))?;
-    file.read_exact(buf)
-}

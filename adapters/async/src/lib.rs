@@ -88,6 +88,8 @@ pub use transport::{MAX_RESPONSE_BODY, Transport};
 #[cfg(feature = "hyper")]
 mod hyper;
 #[cfg(feature = "hyper")]
-pub use hyper::{
-    DEFAULT_REQUEST_TIMEOUT, HyperBody, HyperError, HyperTransport, TokioFile, TokioSource,
-};
+pub use hyper::{DEFAULT_REQUEST_TIMEOUT, HyperBody, HyperError, HyperTransport};
+#[cfg(feature = "hyper")]
+mod tokio_file;
+#[cfg(feature = "hyper")]
+pub use tokio_file::{TokioFile, TokioSource};

@@ -231,6 +231,21 @@ mod tests {
         }
     }
 
+    /// 1 GiB, 500 small files, 100 of them at 20 ms.
+    fn setup() -> Setup {
+        Setup {
+            repeats: 1,
+            big_bytes: 1 << 30,
+            small_files: 500,
+            small_bytes: 256 << 10,
+            distant_files: 100,
+            latency: Duration::from_millis(20),
+            curl: None,
+            notes: vec![],
+            load: (String::new(), String::new()),
+        }
+    }
+
     #[test]
     fn median_of_odd_and_even_counts() {
         assert_eq!(median(&[]), None);
@@ -274,18 +289,7 @@ mod tests {
             vec![sample(400)],
             vec![sample(100)],
         ];
-        let setup = Setup {
-            repeats: 1,
-            big_bytes: 1 << 30,
-            small_files: 500,
-            small_bytes: 256 << 10,
-            distant_files: 100,
-            latency: Duration::from_millis(20),
-            curl: None,
-            notes: vec![],
-            load: (String::new(), String::new()),
-        };
-        let table = render(&setup, &cases, &samples);
+        let table = render(&setup(), &cases, &samples);
         let rows: Vec<&str> = table
             .lines()
             .filter(|l| l.starts_with("| "))
@@ -318,18 +322,7 @@ mod tests {
             vec![sample(800)],
             vec![sample(500)],
         ];
-        let setup = Setup {
-            repeats: 1,
-            big_bytes: 1 << 30,
-            small_files: 500,
-            small_bytes: 256 << 10,
-            distant_files: 100,
-            latency: Duration::from_millis(20),
-            curl: None,
-            notes: vec![],
-            load: (String::new(), String::new()),
-        };
-        let table = render(&setup, &cases, &samples);
+        let table = render(&setup(), &cases, &samples);
         assert!(
             table.contains("| 100 x 256 KiB, 20 ms RTT | ureq adapter (library) | 5.00 |"),
             "{table}"

@@ -6,11 +6,10 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use gphotos_upload::job::{
-    FileError, FileKey, FileOutcome, Job, JobConfig, JobFile, JobProgress, JournalError, Now,
-    Record,
+    FileError, FileKey, FileOutcome, Job, JobConfig, JobFile, JobProgress, JournalError, Record,
 };
 
 use crate::{Client, Error, JobObserver, mime};
@@ -401,13 +400,13 @@ impl Client {
     /// A job over `files` against this client's endpoint, picking up where `records` (from
     /// [`Journal::records`]; empty for a first run) left off. Run it with [`Client::run_job`].
     pub fn new_job(&self, files: Vec<JobFile>, config: JobConfig, records: &[Record]) -> Job {
-        let now = Now {
-            instant: Instant::now(),
-            unix: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-        };
-        Job::new(self.endpoint().clone(), files, config, records, now)
+        Job::new(
+            self.endpoint().clone(),
+            files,
+            config,
+            records,
+            crate::runner::now(),
+        )
     }
 
     /// Uploads `files` and creates their media items, `config.concurrency` uploads at once, and

@@ -64,7 +64,7 @@ pub trait JobObserver {
 }
 
 /// The current time as the job wants it.
-fn now() -> Now {
+pub(crate) fn now() -> Now {
     Now {
         instant: Instant::now(),
         unix: SystemTime::now()

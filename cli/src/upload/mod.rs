@@ -13,9 +13,7 @@ use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use gphotos_upload::job::{
-    AlbumChoice, FileOutcome, Job, JobConfig, JobFile, JobProgress, Now, Record,
-};
+use gphotos_upload::job::{AlbumChoice, FileOutcome, Job, JobConfig, JobFile, JobProgress, Record};
 use gphotos_upload::oauth::Scope;
 use gphotos_upload::{Endpoint, RetryPolicy, UploadConfig};
 use gphotos_upload_ureq::oauth::{Exchanger, load_token_file};
@@ -214,8 +212,6 @@ pub fn execute(options: &Options, credentials: Credentials) -> Result<Outcome, F
         simple_upload_max: options.chunk_size,
         ..JobConfig::default()
     };
-    let mut job = Job::new(options.endpoint.clone(), files, config, &records, now());
-    drop(records);
     let client = Client::builder(options.endpoint.clone(), credentials)
         .chunk_size(options.chunk_size)
         .retry(options.retry)
@@ -224,6 +220,8 @@ pub fn execute(options: &Options, credentials: Credentials) -> Result<Outcome, F
         .user_agent(concat!("gphotos-upload/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| Failure::usage(e.to_string()))?;
+    let mut job = client.new_job(files, config, &records);
+    drop(records);
 
     let total: u64 = media.iter().map(|m| m.key.size).sum();
     let mut sink = Sink {
@@ -363,15 +361,6 @@ impl JobObserver for Sink<'_> {
             progress.finished,
             progress.files,
         );
-    }
-}
-
-fn now() -> Now {
-    Now {
-        instant: Instant::now(),
-        unix: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
     }
 }
 

@@ -54,8 +54,8 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = with_unit)]
     pub access_token_lifetime: Duration,
 
-    /// Origin used in session URLs instead of http://127.0.0.1:PORT (e.g. http://localhost:PORT),
-    /// to test that a client sends no bearer token to a foreign origin.
+    /// Origin used in session URLs instead of http://127.0.0.1:PORT (e.g. `http://localhost`, which
+    /// gets the emulator's port), to test that a client sends no bearer token to a foreign origin.
     #[arg(long, value_name = "ORIGIN")]
     pub session_origin: Option<String>,
 

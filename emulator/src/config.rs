@@ -39,10 +39,10 @@ pub struct Config {
     pub faults: Vec<FaultRule>,
     /// Random transient faults, if any.
     pub random_faults: Option<RandomFaults>,
-    /// Origin (`scheme://host:port`, no path) for the session URLs that start returns, instead of
-    /// the emulator's own `http://127.0.0.1:PORT`. Requests must still reach the emulator; use it
-    /// to check that a client keeps its bearer token away from foreign origins (for example
-    /// `http://localhost:PORT`).
+    /// Origin (`scheme://host[:port]`, no path) for the session URLs that start returns, instead of
+    /// the emulator's own `http://127.0.0.1:PORT`; without a port, the emulator's own port is used.
+    /// Requests must still reach the emulator; use it to check that a client keeps its bearer token
+    /// away from foreign origins (for example `http://localhost`).
     pub session_origin: Option<String>,
     /// How long a connection may sit idle, or stall mid-request, before the emulator closes it.
     pub io_timeout: Duration,

@@ -35,12 +35,29 @@ pub(crate) struct Shared {
     pub(crate) connections: Mutex<HashMap<u64, TcpStream>>,
 }
 
+/// `origin` without its trailing `/`, given the port of `own` (`http://127.0.0.1:PORT`) when it
+/// names none: tests can then ask for a foreign origin before the port is known, instead of
+/// reserving a port that another process may take before the emulator binds it.
+fn with_port(origin: &str, own: &str) -> String {
+    let origin = origin.trim_end_matches('/');
+    let host = origin.split_once("://").map_or(origin, |(_, host)| host);
+    // After an IPv6 literal's `]`, or in the whole host otherwise.
+    let has_port = host
+        .rsplit(']')
+        .next()
+        .is_some_and(|tail| tail.contains(':'));
+    match own.rsplit_once(':') {
+        Some((_, port)) if !has_port => format!("{origin}:{port}"),
+        _ => origin.to_owned(),
+    }
+}
+
 impl Shared {
     pub(crate) fn new(config: Config, origin: String, store: Store) -> Self {
         let session_origin = config
             .session_origin
             .as_deref()
-            .map_or_else(|| origin.clone(), |o| o.trim_end_matches('/').to_owned());
+            .map_or_else(|| origin.clone(), |o| with_port(o, &origin));
         let faults = FaultBook::new(
             config.faults.clone(),
             config.random_faults,
@@ -228,4 +245,19 @@ pub struct RequestRecord {
     pub authorization: bool,
     /// Body bytes actually read.
     pub body_len: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_port;
+
+    #[test]
+    fn a_session_origin_without_a_port_takes_the_emulators() {
+        let own = "http://127.0.0.1:4321";
+        assert_eq!(with_port("http://localhost", own), "http://localhost:4321");
+        assert_eq!(with_port("http://localhost/", own), "http://localhost:4321");
+        assert_eq!(with_port("http://localhost:80", own), "http://localhost:80");
+        assert_eq!(with_port("http://[::1]", own), "http://[::1]:4321");
+        assert_eq!(with_port("http://[::1]:8", own), "http://[::1]:8");
+    }
 }

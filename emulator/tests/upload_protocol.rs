@@ -395,15 +395,12 @@ fn sink_mode_counts_and_hashes() {
 
 #[test]
 fn session_origin_is_used_in_session_urls() {
-    let probe = Emulator::start(Config::default()).unwrap();
-    let port = probe.addr().port();
-    probe.stop();
     let emu = Emulator::start(Config {
-        port,
-        session_origin: Some(format!("http://localhost:{port}")),
+        session_origin: Some("http://localhost".into()),
         ..Config::default()
     })
     .unwrap();
+    let port = emu.addr().port();
     let mut c = Client::connect(emu.addr());
     let reply = c.send(
         "POST",
